@@ -1,0 +1,110 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { ZkError } from '../core/errors.ts';
+import type { ServerConfig } from './config.ts';
+import { Exchange } from './exchange.ts';
+import { sendError } from './http-util.ts';
+import type { Logger } from './logger.ts';
+import { cluster, health, openapi, postSync, ready } from './routes/ops.ts';
+import { postMulti } from './routes/multi.ts';
+import { closeSession, keepAlive, openSession, sessionInfo } from './routes/sessions.ts';
+import { createZnode, deleteZnode, getZnode, headZnode, putZnode, znodePath } from './routes/znodes.ts';
+import type { ServerNode } from './server-node.ts';
+
+type Handler = (x: Exchange) => Promise<void>;
+
+function methods(x: Exchange, table: Partial<Record<string, Handler>>): Promise<void> {
+  const h = table[x.req.method ?? ''];
+  if (h === undefined) {
+    x.res.setHeader('allow', Object.keys(table).join(', '));
+    throw new ZkError('Unimplemented', `${x.req.method} is not supported here (allowed: ${Object.keys(table).join(', ')})`);
+  }
+  return h(x);
+}
+
+/** Routes a request to its handler (the platform's http module: no framework on the hot path). */
+function route(x: Exchange, pathname: string): Promise<void> {
+  if (pathname === '/znodes' || pathname.startsWith('/znodes/')) {
+    const path = znodePath(pathname.slice(7));
+    return methods(x, {
+      GET: (x) => getZnode(x, path),
+      HEAD: (x) => headZnode(x, path),
+      POST: (x) => createZnode(x, path),
+      PUT: (x) => putZnode(x, path),
+      DELETE: (x) => deleteZnode(x, path),
+    });
+  }
+  if (pathname === '/multi') return methods(x, { POST: postMulti });
+  if (pathname === '/sessions') return methods(x, { POST: openSession });
+  if (pathname.startsWith('/sessions/')) {
+    const rest = pathname.slice(10);
+    if (rest.endsWith('/keepalive')) {
+      const id = rest.slice(0, -10);
+      return methods(x, { POST: (x) => keepAlive(x, id) });
+    }
+    if (!rest.includes('/')) return methods(x, { GET: (x) => sessionInfo(x, rest), DELETE: (x) => closeSession(x, rest) });
+  }
+  if (pathname === '/sync' || pathname.startsWith('/sync/')) {
+    const path = znodePath(pathname.slice(5));
+    return methods(x, { POST: (x) => postSync(x, path) });
+  }
+  switch (pathname) {
+    case '/health': return methods(x, { GET: health, HEAD: health });
+    case '/ready': return methods(x, { GET: ready, HEAD: ready });
+    case '/cluster': return methods(x, { GET: cluster });
+    case '/openapi.yaml': return methods(x, { GET: openapi });
+  }
+  throw new ZkError('NoNode', `no such endpoint: ${pathname}`);
+}
+
+export function createHandler(node: ServerNode, cfg: ServerConfig, log: Logger): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const pathname = q < 0 ? url : url.slice(0, q);
+    const x = new Exchange(req, res, node, cfg, q < 0 ? '' : url.slice(q + 1));
+    const fail = (e: unknown) => {
+      if (e instanceof ZkError) {
+        x.error(e);
+        if (e.code === 'PayloadTooLarge') req.resume();
+        return;
+      }
+      log.error({ err: e, method: req.method, url }, 'request failed');
+      x.error(new ZkError('SystemError', 'internal error; see the server log'));
+    };
+    try {
+      const minZxid = req.headers['zoogate-min-zxid'];
+      if (minZxid !== undefined) {
+        const want = Number(minZxid);
+        if (!/^\d{1,16}$/.test(String(minZxid)) || !Number.isSafeInteger(want)) throw new ZkError('BadArguments', 'Zoogate-Min-Zxid must be a zxid (a non-negative integer)');
+        if (node.lastZxid < want) {
+          node.waitForZxid(want, cfg.minZxidWaitMs).then((ok) => {
+            if (!ok) throw new ZkError('NoQuorum', `this server has not applied zxid ${want} yet (it is at ${node.lastZxid}); retry or ask another server`);
+            return route(x, pathname);
+          }).catch(fail);
+          return;
+        }
+      }
+      route(x, pathname).catch(fail);
+    } catch (e) {
+      fail(e);
+    }
+  };
+}
+
+export interface RunningServer {
+  readonly http: Server;
+  readonly node: ServerNode;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export function createHttpServer(node: ServerNode, cfg: ServerConfig, log: Logger): Server {
+  const server = createServer({ keepAliveTimeout: 65_000 }, createHandler(node, cfg, log));
+  server.on('clientError', (err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    else socket.destroy(err);
+  });
+  return server;
+}
+
+export { sendError };

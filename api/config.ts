@@ -1,0 +1,133 @@
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+
+/**
+ * Every setting of a server, parsed and validated once (flags win over
+ * ZOOGATE_* environment variables, which win over defaults) and passed down.
+ * Nothing below api/ reads process.env.
+ */
+export interface ServerConfig {
+  readonly serverId: number;
+  readonly host: string;
+  readonly port: number;
+  readonly peerPort: number;
+  /** Ensemble members by id; empty for a standalone server. */
+  readonly peers: ReadonlyMap<number, string>;
+  readonly dataDir: string;
+  readonly secret: string | null;
+  readonly tickMs: number;
+  readonly minSessionTimeoutMs: number;
+  readonly maxSessionTimeoutMs: number;
+  /** Largest znode data (ZooKeeper's jute.maxbuffer default). */
+  readonly maxDataBytes: number;
+  /** A snapshot is written after this many transactions (ZooKeeper's snapCount). */
+  readonly snapshotEveryTxnCount: number;
+  /** Snapshots kept; the log is purged up to the oldest kept one (autopurge.snapRetainCount). */
+  readonly snapshotRetainCount: number;
+  /** Requests in the pipeline beyond which new writes get 429 Throttled (globalOutstandingLimit). */
+  readonly maxOutstandingRequests: number;
+  /** How long a request with Zoogate-Min-Zxid waits for this node to catch up before 503. */
+  readonly minZxidWaitMs: number;
+  readonly maxExpiredDeletesPerTick: number;
+  /** `user:base64(sha1(user:password))` whose holder may do anything (zookeeper.DigestAuthenticationProvider.superDigest). */
+  readonly superDigest: string | null;
+  readonly logLevel: 'silent' | 'error' | 'info' | 'debug';
+}
+
+interface Setting {
+  readonly flag: string;
+  readonly env: string;
+  readonly def: string | null;
+  readonly help: string;
+}
+
+const SETTINGS = {
+  id: { flag: 'id', env: 'ZOOGATE_ID', def: '1', help: 'server id, 1-255' },
+  host: { flag: 'host', env: 'ZOOGATE_HOST', def: '0.0.0.0', help: 'address the client and peer ports bind to' },
+  port: { flag: 'port', env: 'ZOOGATE_PORT', def: '8181', help: 'client HTTP and WebSocket port' },
+  peerPort: { flag: 'peer-port', env: 'ZOOGATE_PEER_PORT', def: '2888', help: 'peer (ZAB) port' },
+  peers: { flag: 'peers', env: 'ZOOGATE_PEERS', def: '', help: 'ensemble: 1=host:2888,2=host:2888,3=host:2888 (absent: standalone)' },
+  dataDir: { flag: 'data-dir', env: 'ZOOGATE_DATA_DIR', def: './data', help: 'where the SQLite file lives' },
+  secret: { flag: 'secret', env: 'ZOOGATE_SECRET', def: null, help: 'shared by the members; peers without it are refused' },
+  tickMs: { flag: 'tick-ms', env: 'ZOOGATE_TICK_MS', def: '2000', help: 'tick length in ms (session timeouts are 2 to 20 ticks)' },
+  snapshotEvery: { flag: 'snapshot-every', env: 'ZOOGATE_SNAPSHOT_EVERY', def: '100000', help: 'transactions between snapshots' },
+  snapshotRetain: { flag: 'snapshot-retain', env: 'ZOOGATE_SNAPSHOT_RETAIN', def: '3', help: 'snapshots kept (the log is purged behind the oldest)' },
+  maxData: { flag: 'max-data-bytes', env: 'ZOOGATE_MAX_DATA_BYTES', def: '1048575', help: 'largest znode data in bytes' },
+  maxOutstanding: { flag: 'max-outstanding', env: 'ZOOGATE_MAX_OUTSTANDING', def: '1000', help: 'writes in the pipeline beyond which clients get 429' },
+  minZxidWait: { flag: 'min-zxid-wait-ms', env: 'ZOOGATE_MIN_ZXID_WAIT_MS', def: '2000', help: 'how long Zoogate-Min-Zxid waits before 503' },
+  superDigest: { flag: 'super-digest', env: 'ZOOGATE_SUPER_DIGEST', def: null, help: 'user:base64(sha1(user:password)) of the superuser' },
+  logLevel: { flag: 'log-level', env: 'ZOOGATE_LOG_LEVEL', def: 'info', help: 'silent, error, info or debug' },
+} as const satisfies Record<string, Setting>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function int(name: string, raw: string, min: number, max: number): number {
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number (got ${JSON.stringify(raw)})`);
+  const v = Number(raw);
+  if (v < min || v > max) throw new ConfigError(`${name} must be between ${min} and ${max} (got ${v})`);
+  return v;
+}
+
+export function parsePeers(raw: string): Map<number, string> {
+  const peers = new Map<number, string>();
+  for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^(\d+)=([^:]+|\[[^\]]+\]):(\d+)$/.exec(part);
+    if (!m) throw new ConfigError(`peer ${JSON.stringify(part)} is not id=host:port`);
+    const id = int('peer id', m[1]!, 1, 255);
+    if (peers.has(id)) throw new ConfigError(`peer id ${id} appears twice`);
+    peers.set(id, `${m[2]}:${int('peer port', m[3]!, 1, 65535)}`);
+  }
+  return peers;
+}
+
+/** Builds the config from argv (after the subcommand) and an environment. */
+export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, overrides: Partial<ServerConfig> = {}): ServerConfig {
+  const options = Object.fromEntries(Object.values(SETTINGS).map((s) => [s.flag, { type: 'string' as const }]));
+  let values: Record<string, string | undefined>;
+  try {
+    values = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as Record<string, string | undefined>;
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  const get = (s: Setting): string | null => values[s.flag] ?? env[s.env] ?? s.def;
+  const tickMs = int('--tick-ms', get(SETTINGS.tickMs)!, 10, 60_000);
+  const logLevel = get(SETTINGS.logLevel)!;
+  if (!['silent', 'error', 'info', 'debug'].includes(logLevel)) throw new ConfigError(`--log-level must be silent, error, info or debug`);
+  const superDigest = get(SETTINGS.superDigest);
+  if (superDigest !== null && superDigest.split(':').length !== 2) throw new ConfigError('--super-digest must be user:base64(sha1(user:password))');
+  const peers = parsePeers(get(SETTINGS.peers) ?? '');
+  const serverId = int('--id', get(SETTINGS.id)!, 1, 255);
+  if (peers.size > 0 && !peers.has(serverId)) throw new ConfigError(`--peers does not list this server's --id ${serverId}`);
+  const cfg: ServerConfig = {
+    serverId,
+    host: get(SETTINGS.host)!,
+    port: int('--port', get(SETTINGS.port)!, 0, 65535),
+    peerPort: int('--peer-port', get(SETTINGS.peerPort)!, 0, 65535),
+    peers,
+    dataDir: resolve(get(SETTINGS.dataDir)!),
+    secret: get(SETTINGS.secret),
+    tickMs,
+    minSessionTimeoutMs: 2 * tickMs,
+    maxSessionTimeoutMs: 20 * tickMs,
+    maxDataBytes: int('--max-data-bytes', get(SETTINGS.maxData)!, 1, 64 * 1024 * 1024),
+    snapshotEveryTxnCount: int('--snapshot-every', get(SETTINGS.snapshotEvery)!, 1, 1e9),
+    snapshotRetainCount: int('--snapshot-retain', get(SETTINGS.snapshotRetain)!, 1, 1000),
+    maxOutstandingRequests: int('--max-outstanding', get(SETTINGS.maxOutstanding)!, 1, 1e7),
+    minZxidWaitMs: int('--min-zxid-wait-ms', get(SETTINGS.minZxidWait)!, 0, 600_000),
+    maxExpiredDeletesPerTick: 1000,
+    superDigest,
+    logLevel: logLevel as ServerConfig['logLevel'],
+  };
+  return { ...cfg, ...overrides };
+}
+
+export function configHelp(): string {
+  return Object.values(SETTINGS)
+    .map((s: Setting) => `  --${s.flag.padEnd(18)} ${s.env.padEnd(26)} ${s.help}${s.def !== null && s.def !== '' ? ` (default ${s.def})` : ''}`)
+    .join('\n');
+}

@@ -1,0 +1,51 @@
+import { ConfigError, configHelp, loadConfig } from './config.ts';
+import { makeLogger } from './logger.ts';
+import { startServer } from './start.ts';
+
+const USAGE = `usage: zoogate <command> [options]
+
+commands:
+  server     start one node (standalone unless --peers is given)
+
+server options (flag, environment variable):
+${configHelp()}
+`;
+
+async function runServer(argv: string[]): Promise<void> {
+  const cfg = loadConfig(argv, process.env);
+  const log = makeLogger(cfg);
+  const server = await startServer(cfg, log);
+  server.node.onFatal = () => process.exit(70);
+  const stop = (signal: string) => {
+    log.info({ signal }, 'stopping');
+    server.close().then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'server':
+      return runServer(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return;
+    default:
+      process.stderr.write(`zoogate: unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`);
+      process.exitCode = 2;
+  }
+}
+
+main(process.argv.slice(2)).catch((e) => {
+  if (e instanceof ConfigError) {
+    process.stderr.write(`zoogate: ${e.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`zoogate: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});

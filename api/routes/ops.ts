@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+import { ZkError } from '../../core/errors.ts';
+import { validatePath } from '../../core/paths.ts';
+import type { Exchange } from '../exchange.ts';
+import { checkQuery } from '../http-util.ts';
+
+const OPENAPI_URL = new URL('../../openapi.yaml', import.meta.url);
+let openapiText: string | null = null;
+
+/** POST /sync/{path}: this node catches up with everything the leader had proposed. */
+export async function postSync(x: Exchange, path: string): Promise<void> {
+  validatePath(path);
+  checkQuery(x.query, ['session']);
+  x.session();
+  const zxid = await x.node.sync();
+  x.json(200, { zxid });
+}
+
+export async function health(x: Exchange): Promise<void> {
+  x.text(200, 'imok');
+}
+
+export async function ready(x: Exchange): Promise<void> {
+  if (x.node.fatal) throw new ZkError('NoQuorum', 'server stopped');
+  x.json(200, { ready: true, state: 'LEADING' });
+}
+
+/** GET /cluster: a standalone server is an ensemble of one, led by itself. */
+export async function cluster(x: Exchange): Promise<void> {
+  checkQuery(x.query, []);
+  const n = x.node;
+  const id = n.cfg.serverId;
+  x.json(200, {
+    serverId: id,
+    state: 'LEADING',
+    leaderId: id,
+    epoch: n.replica.currentEpoch,
+    lastZxid: n.lastZxid,
+    members: [{ id, address: `${n.cfg.host}:${n.cfg.peerPort}`, state: 'LEADING', lastZxid: n.lastZxid }],
+  });
+}
+
+export async function openapi(x: Exchange): Promise<void> {
+  openapiText ??= readFileSync(OPENAPI_URL, 'utf8');
+  x.text(200, openapiText, { 'content-type': 'application/yaml; charset=utf-8' });
+}

@@ -1,0 +1,282 @@
+import { join } from 'node:path';
+import type { AuthId } from '../core/acl.ts';
+import { ZkError, invariant } from '../core/errors.ts';
+import type { SessionId, Zxid } from '../core/ids.ts';
+import { type Output, Replica, type Token } from '../core/replica.ts';
+import type { RequestContext, WriteRequest } from '../core/request/requests.ts';
+import { type TxnResult, type WatchEvent, applyTxn } from '../core/tree/apply-txn.ts';
+import type { DataTree } from '../core/tree/data-tree.ts';
+import { encodeSnapshot } from '../core/tree/snapshot-codec.ts';
+import { restore } from '../storage/restore.ts';
+import { SqliteStore } from '../storage/sqlite-store.ts';
+import type { ServerConfig } from './config.ts';
+import type { Logger } from './logger.ts';
+
+/** A committed write's outcome: its zxid and what applying it produced. */
+export interface WriteOutcome {
+  readonly zxid: Zxid;
+  readonly result: TxnResult;
+}
+
+interface Waiter {
+  resolve(v: WriteOutcome | Zxid): void;
+  reject(e: Error): void;
+}
+
+export type EventListener = (events: readonly WatchEvent[]) => void;
+
+/**
+ * The driver of one server: owns the clock, the store and the tree, feeds the
+ * Replica its inputs and performs its effects in DESIGN.md's order (persist,
+ * send, apply, deliver events, answer). Requests arriving in one event-loop
+ * turn are proposed together and share one fsync (group commit).
+ */
+export class ServerNode {
+  readonly store: SqliteStore;
+  readonly tree: DataTree;
+  readonly replica: Replica;
+  readonly startedAt = Date.now();
+  readonly restoreInfo: { snapshotZxid: Zxid | null; replayed: number; ms: number };
+  private readonly waiters = new Map<Token, Waiter>();
+  private nextToken = 1;
+  private pumpScheduled = false;
+  private pumping = false;
+  private readonly tickTimer: NodeJS.Timeout;
+  private readonly listeners = new Set<EventListener>();
+  private readonly zxidWaiters: Array<{ zxid: Zxid; resolve: () => void }> = [];
+  private txnsSinceSnapshot = 0;
+  private snapshotRunning = false;
+  private closed = false;
+  /** Set when storage failed: the node answers nothing more and stops. */
+  fatal: Error | null = null;
+  onFatal: (e: Error) => void = () => {};
+
+  constructor(readonly cfg: ServerConfig, readonly log: Logger) {
+    const t0 = performance.now();
+    this.store = new SqliteStore(join(cfg.dataDir, 'zoogate.db'));
+    const r = restore(this.store, this.store);
+    if (r.damaged.length > 0) log.error({ snapshots: r.damaged }, 'skipped damaged snapshots');
+    this.tree = r.tree;
+    this.replica = new Replica(
+      { serverId: cfg.serverId, tickMs: cfg.tickMs, minSessionTimeoutMs: cfg.minSessionTimeoutMs, maxSessionTimeoutMs: cfg.maxSessionTimeoutMs, maxExpiredDeletesPerTick: cfg.maxExpiredDeletesPerTick },
+      this.tree,
+      { epochs: this.store.getEpochs(), lastLoggedZxid: this.store.lastZxid() },
+    );
+    this.restoreInfo = { snapshotZxid: r.snapshot?.zxid ?? null, replayed: r.replayed, ms: Math.round(performance.now() - t0) };
+    log.info({ ...this.restoreInfo, nodes: this.tree.nodeCount, zxid: this.tree.lastProcessedZxid, epoch: this.replica.currentEpoch }, 'restored');
+    this.txnsSinceSnapshot = r.replayed;
+    this.pump();
+    this.tickTimer = setInterval(() => this.onTick(), cfg.tickMs);
+    this.tickTimer.unref();
+  }
+
+  get lastZxid(): Zxid {
+    return this.tree.lastProcessedZxid;
+  }
+
+  /** Proposes a write; resolves with its result once it is durable and applied here. */
+  submit(req: WriteRequest, ctx: RequestContext): Promise<WriteOutcome> {
+    return this.enqueue((token) => this.replica.submit(req, ctx, token, Date.now())) as Promise<WriteOutcome>;
+  }
+
+  /** ZooKeeper's sync: resolves once every write proposed before it is applied here. */
+  sync(): Promise<Zxid> {
+    return this.enqueue((token) => this.replica.sync(token)) as Promise<Zxid>;
+  }
+
+  private enqueue(fn: (token: Token) => void): Promise<WriteOutcome | Zxid> {
+    if (this.fatal) return Promise.reject(new ZkError('SystemError', `server stopped: ${this.fatal.message}`));
+    if (this.closed) return Promise.reject(new ZkError('NoQuorum', 'server is shutting down'));
+    return new Promise((resolve, reject) => {
+      const token = this.nextToken++;
+      this.waiters.set(token, { resolve, reject });
+      fn(token);
+      this.schedulePump();
+    });
+  }
+
+  get outstanding(): number {
+    return this.waiters.size;
+  }
+
+  touchSession(id: SessionId): boolean {
+    return this.replica.touchSession(id);
+  }
+
+  sessionTimeout(requestedMs: number | null): number {
+    return this.replica.sessionTimeout(requestedMs);
+  }
+
+  onEvents(l: EventListener): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  /** Resolves true once this node has applied `zxid`, false after `timeoutMs`. */
+  waitForZxid(zxid: Zxid, timeoutMs: number): Promise<boolean> {
+    if (this.lastZxid >= zxid) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const w = { zxid, resolve: () => { clearTimeout(timer); resolve(true); } };
+      const timer = setTimeout(() => {
+        const i = this.zxidWaiters.indexOf(w);
+        if (i >= 0) this.zxidWaiters.splice(i, 1);
+        resolve(false);
+      }, timeoutMs);
+      this.zxidWaiters.push(w);
+    });
+  }
+
+  private onTick(): void {
+    if (this.fatal || this.closed) return;
+    this.replica.tick(Date.now());
+    this.schedulePump();
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Performs the replica's effects until it has none left. */
+  private pump(): void {
+    if (this.pumping || this.fatal || this.closed) return;
+    this.pumping = true;
+    try {
+      for (let out = this.replica.takeOutput(); out !== null; out = this.replica.takeOutput()) this.perform(out);
+    } catch (e) {
+      this.die(e as Error);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private perform(out: Output): void {
+    // 1. persist: epochs, then the log (fsync), then acknowledge to core.
+    if (out.epochs !== null) this.store.setEpochs(out.epochs);
+    if (out.txns.length > 0) {
+      this.store.append(out.txns);
+      this.replica.logged(out.txns[out.txns.length - 1]!.zxid);
+    }
+    // 2. (peer messages: replication)
+    // 3. apply commits in zxid order.
+    if (out.commits.length > 0) {
+      const results: Array<{ token: Token | null; outcome: WriteOutcome }> = [];
+      const events: WatchEvent[] = [];
+      for (const c of out.commits) {
+        const applied = applyTxn(this.tree, c.logged);
+        for (const e of applied.events) events.push(e);
+        results.push({ token: c.token, outcome: applied });
+      }
+      const last = out.commits[out.commits.length - 1]!.logged.zxid;
+      this.replica.applied(last);
+      this.txnsSinceSnapshot += out.commits.length;
+      // 4. events first, then the answers.
+      if (events.length > 0) for (const l of this.listeners) l(events);
+      for (const r of results) if (r.token !== null) this.settle(r.token, (w) => w.resolve(r.outcome));
+      this.releaseZxidWaiters();
+      if (this.txnsSinceSnapshot >= this.cfg.snapshotEveryTxnCount && !this.snapshotRunning) this.startSnapshot();
+    }
+    for (const r of out.replies) {
+      if ('error' in r) this.settle(r.token, (w) => w.reject(r.error));
+      else this.settle(r.token, (w) => w.resolve(r.zxid));
+    }
+  }
+
+  private settle(token: Token, fn: (w: Waiter) => void): void {
+    const w = this.waiters.get(token);
+    invariant(w !== undefined, `no waiter for token ${token}`);
+    this.waiters.delete(token);
+    fn(w);
+  }
+
+  private releaseZxidWaiters(): void {
+    if (this.zxidWaiters.length === 0) return;
+    const z = this.lastZxid;
+    for (let i = this.zxidWaiters.length - 1; i >= 0; i--) {
+      const w = this.zxidWaiters[i]!;
+      if (w.zxid <= z) {
+        this.zxidWaiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+
+  /**
+   * Writes a snapshot one chunk per event-loop turn, so requests keep flowing
+   * while it is written (the tree keeps copy-on-write images meanwhile), then
+   * purges old snapshots and the log they cover.
+   */
+  startSnapshot(): Promise<void> {
+    invariant(!this.snapshotRunning, 'snapshot already running');
+    this.snapshotRunning = true;
+    this.txnsSinceSnapshot = 0;
+    const t0 = performance.now();
+    const zxid = this.tree.lastProcessedZxid;
+    const gen = encodeSnapshot(this.tree);
+    const writer = this.store.beginSnapshot(zxid, Date.now());
+    return new Promise((resolve) => {
+      const step = () => {
+        if (this.closed || this.fatal) {
+          gen.return(0);
+          writer.abort();
+          this.snapshotRunning = false;
+          resolve();
+          return;
+        }
+        try {
+          const r = gen.next();
+          if (r.done) {
+            const meta = writer.finish(r.value);
+            this.purge();
+            this.log.info({ zxid, nodes: meta.nodeCount, bytes: meta.bytes, ms: Math.round(performance.now() - t0) }, 'snapshot written');
+            this.snapshotRunning = false;
+            resolve();
+            return;
+          }
+          writer.writeChunk(r.value);
+          setImmediate(step);
+        } catch (e) {
+          this.snapshotRunning = false;
+          gen.return(0);
+          this.die(e as Error);
+          resolve();
+        }
+      };
+      setImmediate(step);
+    });
+  }
+
+  private purge(): void {
+    const snaps = this.store.listSnapshots();
+    const keep = snaps.slice(0, this.cfg.snapshotRetainCount);
+    for (const s of snaps.slice(this.cfg.snapshotRetainCount)) this.store.deleteSnapshot(s.id);
+    const oldest = keep[keep.length - 1];
+    if (oldest !== undefined) this.store.purgeUpTo(oldest.zxid);
+  }
+
+  /** Storage failed: stop answering rather than acknowledge what may not be stored. */
+  private die(e: Error): void {
+    if (this.fatal) return;
+    this.fatal = e;
+    this.log.error({ err: e }, 'fatal: stopping');
+    for (const w of this.waiters.values()) w.reject(new ZkError('SystemError', `server stopped: ${e.message}`));
+    this.waiters.clear();
+    clearInterval(this.tickTimer);
+    this.onFatal(e);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.tickTimer);
+    for (const w of this.waiters.values()) w.reject(new ZkError('NoQuorum', 'server is shutting down'));
+    this.waiters.clear();
+    this.store.close();
+  }
+}
+
+export type { AuthId };

@@ -1,0 +1,34 @@
+import type { AddressInfo } from 'node:net';
+import { createHttpServer, type RunningServer } from './app.ts';
+import type { ServerConfig } from './config.ts';
+import { type Logger, makeLogger } from './logger.ts';
+import { ServerNode } from './server-node.ts';
+
+/** Restores the node from its data dir and starts serving HTTP. */
+export async function startServer(cfg: ServerConfig, log: Logger = makeLogger(cfg)): Promise<RunningServer> {
+  const node = new ServerNode(cfg, log);
+  const http = createHttpServer(node, cfg, log);
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(cfg.port, cfg.host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (http.address() as AddressInfo).port;
+  log.info({ port, dataDir: cfg.dataDir }, 'serving');
+  let closing: Promise<void> | null = null;
+  return {
+    http,
+    node,
+    port,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        node.close();
+        http.close(() => resolve());
+        http.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
