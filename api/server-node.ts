@@ -2,11 +2,12 @@ import { join } from 'node:path';
 import type { AuthId } from '../core/acl.ts';
 import { ZkError, invariant } from '../core/errors.ts';
 import type { SessionId, Zxid } from '../core/ids.ts';
-import { type Output, Replica, type Token } from '../core/replica.ts';
+import { Replica, type Token } from '../core/replica.ts';
+import { drain, type EffectTarget } from '../core/effects.ts';
 import type { RequestContext, WriteRequest } from '../core/request/requests.ts';
-import { type TxnResult, type WatchEvent, applyTxn } from '../core/tree/apply-txn.ts';
+import type { TxnResult, WatchEvent } from '../core/tree/apply-txn.ts';
 import type { DataTree } from '../core/tree/data-tree.ts';
-import { encodeSnapshot } from '../core/tree/snapshot-codec.ts';
+import { SnapshotEncoder } from '../core/tree/snapshot-codec.ts';
 import { restore } from '../storage/restore.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
 import type { ServerConfig } from './config.ts';
@@ -45,6 +46,7 @@ export class ServerNode {
   private readonly listeners = new Set<EventListener>();
   private readonly zxidWaiters: Array<{ zxid: Zxid; resolve: () => void }> = [];
   private txnsSinceSnapshot = 0;
+  private readonly effects: EffectTarget;
   private snapshotRunning = false;
   private closed = false;
   /** Set when storage failed: the node answers nothing more and stops. */
@@ -62,6 +64,7 @@ export class ServerNode {
       this.tree,
       { epochs: this.store.getEpochs(), lastLoggedZxid: this.store.lastZxid() },
     );
+    this.effects = this.makeEffects();
     this.restoreInfo = { snapshotZxid: r.snapshot?.zxid ?? null, replayed: r.replayed, ms: Math.round(performance.now() - t0) };
     log.info({ ...this.restoreInfo, nodes: this.tree.nodeCount, zxid: this.tree.lastProcessedZxid, epoch: this.replica.currentEpoch }, 'restored');
     this.txnsSinceSnapshot = r.replayed;
@@ -146,7 +149,7 @@ export class ServerNode {
     if (this.pumping || this.fatal || this.closed) return;
     this.pumping = true;
     try {
-      for (let out = this.replica.takeOutput(); out !== null; out = this.replica.takeOutput()) this.perform(out);
+      drain(this.effects);
     } catch (e) {
       this.die(e as Error);
     } finally {
@@ -154,36 +157,24 @@ export class ServerNode {
     }
   }
 
-  private perform(out: Output): void {
-    // 1. persist: epochs, then the log (fsync), then acknowledge to core.
-    if (out.epochs !== null) this.store.setEpochs(out.epochs);
-    if (out.txns.length > 0) {
-      this.store.append(out.txns);
-      this.replica.logged(out.txns[out.txns.length - 1]!.zxid);
-    }
-    // 2. (peer messages: replication)
-    // 3. apply commits in zxid order.
-    if (out.commits.length > 0) {
-      const results: Array<{ token: Token | null; outcome: WriteOutcome }> = [];
-      const events: WatchEvent[] = [];
-      for (const c of out.commits) {
-        const applied = applyTxn(this.tree, c.logged);
-        for (const e of applied.events) events.push(e);
-        results.push({ token: c.token, outcome: applied });
-      }
-      const last = out.commits[out.commits.length - 1]!.logged.zxid;
-      this.replica.applied(last);
-      this.txnsSinceSnapshot += out.commits.length;
-      // 4. events first, then the answers.
-      if (events.length > 0) for (const l of this.listeners) l(events);
-      for (const r of results) if (r.token !== null) this.settle(r.token, (w) => w.resolve(r.outcome));
-      this.releaseZxidWaiters();
-      if (this.txnsSinceSnapshot >= this.cfg.snapshotEveryTxnCount && !this.snapshotRunning) this.startSnapshot();
-    }
-    for (const r of out.replies) {
-      if ('error' in r) this.settle(r.token, (w) => w.reject(r.error));
-      else this.settle(r.token, (w) => w.resolve(r.zxid));
-    }
+  private makeEffects(): EffectTarget {
+    return {
+      log: this.store,
+      epochs: this.store,
+      tree: this.tree,
+      replica: this.replica,
+      committed: (applied) => {
+        this.txnsSinceSnapshot += applied.length;
+        for (const l of this.listeners) for (const a of applied) if (a.applied.events.length > 0) l(a.applied.events);
+        for (const a of applied) if (a.token !== null) this.settle(a.token, (w) => w.resolve(a.applied));
+        this.releaseZxidWaiters();
+        if (this.txnsSinceSnapshot >= this.cfg.snapshotEveryTxnCount && !this.snapshotRunning) void this.startSnapshot();
+      },
+      replied: (r) => {
+        if ('error' in r) this.settle(r.token, (w) => w.reject(r.error));
+        else this.settle(r.token, (w) => w.resolve(r.zxid));
+      },
+    };
   }
 
   private settle(token: Token, fn: (w: Waiter) => void): void {
@@ -215,33 +206,33 @@ export class ServerNode {
     this.snapshotRunning = true;
     this.txnsSinceSnapshot = 0;
     const t0 = performance.now();
-    const zxid = this.tree.lastProcessedZxid;
-    const gen = encodeSnapshot(this.tree);
+    const enc = new SnapshotEncoder(this.tree);
+    const zxid = enc.zxid;
     const writer = this.store.beginSnapshot(zxid, Date.now());
     return new Promise((resolve) => {
       const step = () => {
         if (this.closed || this.fatal) {
-          gen.return(0);
+          enc.close();
           writer.abort();
           this.snapshotRunning = false;
           resolve();
           return;
         }
         try {
-          const r = gen.next();
-          if (r.done) {
-            const meta = writer.finish(r.value);
+          const chunk = enc.nextChunk();
+          if (chunk === null) {
+            const meta = writer.finish(enc.nodeCount);
             this.purge();
             this.log.info({ zxid, nodes: meta.nodeCount, bytes: meta.bytes, ms: Math.round(performance.now() - t0) }, 'snapshot written');
             this.snapshotRunning = false;
             resolve();
             return;
           }
-          writer.writeChunk(r.value);
+          writer.writeChunk(chunk);
           setImmediate(step);
         } catch (e) {
           this.snapshotRunning = false;
-          gen.return(0);
+          enc.close();
           this.die(e as Error);
           resolve();
         }

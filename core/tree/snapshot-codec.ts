@@ -2,6 +2,7 @@ import type { Acl } from '../acl.ts';
 import { BinaryReader, BinaryWriter, CodecError } from '../codec.ts';
 import { crc32 } from '../crc32.ts';
 import { invariant } from '../errors.ts';
+import type { Zxid } from '../ids.ts';
 import { parentOf } from '../paths.ts';
 import { readAcl, writeAcl } from '../txn-codec.ts';
 import { NodeKind } from '../txn.ts';
@@ -31,28 +32,62 @@ function open(chunk: Uint8Array): BinaryReader {
 }
 
 /**
- * Serialises the tree as it is now, in chunks. Consistent: the tree keeps
- * images of nodes changed while the chunks are produced (copy on write), so
- * the caller may write one chunk per event-loop turn while transactions keep
- * being applied. Returns the node count. Closing the generator early ends the
- * snapshot too.
+ * Serialises the tree as it is at construction, in chunks. Consistent: from
+ * the moment it is built, the tree keeps images of nodes that change (copy on
+ * write), so the caller may write one chunk per event-loop turn while
+ * transactions keep being applied. close() (called by the last chunk, or early
+ * by the caller) ends the copy on write.
  */
-export function* encodeSnapshot(tree: DataTree, nodesPerChunk = 2048): Generator<Uint8Array, number, void> {
-  const zxid = tree.lastProcessedZxid;
-  const header = new BinaryWriter();
-  header.u32(MAGIC).u8(VERSION).u8(KIND_HEADER).num(zxid).u32(tree.sessions.size);
-  for (const s of tree.sessions.values()) header.str(s.sessionId).num(s.timeoutMs);
-  const nodes = tree.beginSnapshot();
-  try {
-    header.u32(nodes.length);
-    yield seal(header);
-    for (let i = 0; i < nodes.length; i += nodesPerChunk) {
-      yield encodeNodes(tree, nodes, i, Math.min(nodes.length, i + nodesPerChunk));
-    }
-    return nodes.length;
-  } finally {
-    tree.endSnapshot();
+export class SnapshotEncoder {
+  readonly zxid: Zxid;
+  readonly nodeCount: number;
+  private readonly nodes: ZNode[];
+  private header: Uint8Array | null;
+  private next = 0;
+  private closed = false;
+
+  constructor(private readonly tree: DataTree, private readonly nodesPerChunk = 2048) {
+    this.zxid = tree.lastProcessedZxid;
+    const header = new BinaryWriter();
+    header.u32(MAGIC).u8(VERSION).u8(KIND_HEADER).num(this.zxid).u32(tree.sessions.size);
+    for (const s of tree.sessions.values()) header.str(s.sessionId).num(s.timeoutMs);
+    this.nodes = tree.beginSnapshot();
+    this.nodeCount = this.nodes.length;
+    header.u32(this.nodes.length);
+    this.header = seal(header);
   }
+
+  /** The next chunk, or null when the snapshot is complete. */
+  nextChunk(): Uint8Array | null {
+    if (this.closed) return null;
+    if (this.header !== null) {
+      const h = this.header;
+      this.header = null;
+      return h;
+    }
+    if (this.next >= this.nodes.length) {
+      this.close();
+      return null;
+    }
+    const to = Math.min(this.nodes.length, this.next + this.nodesPerChunk);
+    const chunk = encodeNodes(this.tree, this.nodes, this.next, to);
+    this.next = to;
+    return chunk;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.tree.endSnapshot();
+  }
+}
+
+/** Every chunk of a snapshot of the tree as it is now (tests, small trees). */
+export function snapshotChunks(tree: DataTree, nodesPerChunk?: number): Uint8Array[] {
+  const enc = new SnapshotEncoder(tree, nodesPerChunk);
+  const chunks: Uint8Array[] = [];
+  for (let c = enc.nextChunk(); c !== null; c = enc.nextChunk()) chunks.push(c);
+  return chunks;
 }
 
 function encodeNodes(tree: DataTree, nodes: ZNode[], from: number, to: number): Uint8Array {
