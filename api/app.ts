@@ -9,6 +9,7 @@ import { postMulti } from './routes/multi.ts';
 import { closeSession, keepAlive, openSession, sessionInfo } from './routes/sessions.ts';
 import { createZnode, deleteZnode, getZnode, headZnode, putZnode, znodePath } from './routes/znodes.ts';
 import type { ServerNode } from './server-node.ts';
+import type { WatchHub } from './watch-hub.ts';
 
 type Handler = (x: Exchange) => Promise<void>;
 
@@ -56,12 +57,12 @@ function route(x: Exchange, pathname: string): Promise<void> {
   throw new ZkError('NoNode', `no such endpoint: ${pathname}`);
 }
 
-export function createHandler(node: ServerNode, cfg: ServerConfig, log: Logger): (req: IncomingMessage, res: ServerResponse) => void {
+export function createHandler(node: ServerNode, hub: WatchHub, cfg: ServerConfig, log: Logger): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const pathname = q < 0 ? url : url.slice(0, q);
-    const x = new Exchange(req, res, node, cfg, q < 0 ? '' : url.slice(q + 1));
+    const x = new Exchange(req, res, node, hub, cfg, q < 0 ? '' : url.slice(q + 1));
     const fail = (e: unknown) => {
       if (e instanceof ZkError) {
         x.error(e);
@@ -94,12 +95,13 @@ export function createHandler(node: ServerNode, cfg: ServerConfig, log: Logger):
 export interface RunningServer {
   readonly http: Server;
   readonly node: ServerNode;
+  readonly hub: WatchHub;
   readonly port: number;
   close(): Promise<void>;
 }
 
-export function createHttpServer(node: ServerNode, cfg: ServerConfig, log: Logger): Server {
-  const server = createServer({ keepAliveTimeout: 65_000 }, createHandler(node, cfg, log));
+export function createHttpServer(node: ServerNode, hub: WatchHub, cfg: ServerConfig, log: Logger): Server {
+  const server = createServer({ keepAliveTimeout: 65_000 }, createHandler(node, hub, cfg, log));
   server.on('clientError', (err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
     else socket.destroy(err);

@@ -5,7 +5,9 @@ import type { SessionId } from '../core/ids.ts';
 import type { RequestContext, WriteRequest } from '../core/request/requests.ts';
 import type { ServerConfig } from './config.ts';
 import { authOf, sendError } from './http-util.ts';
+import type { Caller } from './operations.ts';
 import type { ServerNode, WriteOutcome } from './server-node.ts';
+import type { WatchHub } from './watch-hub.ts';
 
 /**
  * One HTTP request and its answer: parsed query, the caller's identities and
@@ -20,6 +22,7 @@ export class Exchange {
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
     readonly node: ServerNode,
+    readonly hub: WatchHub,
     readonly cfg: ServerConfig,
     queryString: string,
   ) {
@@ -44,9 +47,9 @@ export class Exchange {
     return { sessionId: this.session(), auth: this.auth };
   }
 
-  /** Watches arrive over the session's WebSocket; without one there is nowhere to deliver them. */
-  requireWatchChannel(): void {
-    throw new ZkError('BadArguments', 'watch=true needs a session with a live WebSocket (GET /ws)');
+  /** The caller as the shared operations see it. */
+  get caller(): Caller {
+    return { node: this.node, hub: this.hub, auth: this.auth, sessionId: this.session() };
   }
 
   /** Submits a write (429 when the pipeline is full) and waits until it is durable and applied here. */

@@ -5,7 +5,7 @@ import type { SessionId, Zxid } from '../core/ids.ts';
 import { Replica, type Token } from '../core/replica.ts';
 import { drain, type EffectTarget } from '../core/effects.ts';
 import type { RequestContext, WriteRequest } from '../core/request/requests.ts';
-import type { TxnResult, WatchEvent } from '../core/tree/apply-txn.ts';
+import type { Applied, TxnResult } from '../core/tree/apply-txn.ts';
 import type { DataTree } from '../core/tree/data-tree.ts';
 import { SnapshotEncoder } from '../core/tree/snapshot-codec.ts';
 import { restore } from '../storage/restore.ts';
@@ -19,12 +19,13 @@ export interface WriteOutcome {
   readonly result: TxnResult;
 }
 
-interface Waiter {
-  resolve(v: WriteOutcome | Zxid): void;
-  reject(e: Error): void;
-}
+/** Called synchronously, in commit order, right after the change is applied and its events delivered. */
+export type WriteCallback = (err: ZkError | null, outcome: WriteOutcome | null) => void;
+export type SyncCallback = (err: ZkError | null, zxid: Zxid) => void;
+type Waiter = (err: ZkError | null, value: WriteOutcome | Zxid | null) => void;
 
-export type EventListener = (events: readonly WatchEvent[]) => void;
+/** Sees every applied transaction, in zxid order, before its requester is answered. */
+export type ApplyListener = (applied: Applied) => void;
 
 /**
  * The driver of one server: owns the clock, the store and the tree, feeds the
@@ -43,7 +44,7 @@ export class ServerNode {
   private pumpScheduled = false;
   private pumping = false;
   private readonly tickTimer: NodeJS.Timeout;
-  private readonly listeners = new Set<EventListener>();
+  private readonly listeners = new Set<ApplyListener>();
   private readonly zxidWaiters: Array<{ zxid: Zxid; resolve: () => void }> = [];
   private txnsSinceSnapshot = 0;
   private readonly effects: EffectTarget;
@@ -77,25 +78,35 @@ export class ServerNode {
     return this.tree.lastProcessedZxid;
   }
 
-  /** Proposes a write; resolves with its result once it is durable and applied here. */
+  /**
+   * Proposes a write; `cb` runs synchronously once it is durable and applied
+   * here, after the change's watch events went out (so a socket sees the event
+   * before the answer), or with the error, in request order.
+   */
+  submitWith(req: WriteRequest, ctx: RequestContext, cb: WriteCallback): void {
+    this.enqueue((token) => this.replica.submit(req, ctx, token, Date.now()), cb as Waiter);
+  }
+
   submit(req: WriteRequest, ctx: RequestContext): Promise<WriteOutcome> {
-    return this.enqueue((token) => this.replica.submit(req, ctx, token, Date.now())) as Promise<WriteOutcome>;
+    return new Promise((resolve, reject) => this.submitWith(req, ctx, (e, o) => (e ? reject(e) : resolve(o!))));
   }
 
-  /** ZooKeeper's sync: resolves once every write proposed before it is applied here. */
+  /** ZooKeeper's sync: answered once every write proposed before it is applied here. */
+  syncWith(cb: SyncCallback): void {
+    this.enqueue((token) => this.replica.sync(token), cb as Waiter);
+  }
+
   sync(): Promise<Zxid> {
-    return this.enqueue((token) => this.replica.sync(token)) as Promise<Zxid>;
+    return new Promise((resolve, reject) => this.syncWith((e, z) => (e ? reject(e) : resolve(z))));
   }
 
-  private enqueue(fn: (token: Token) => void): Promise<WriteOutcome | Zxid> {
-    if (this.fatal) return Promise.reject(new ZkError('SystemError', `server stopped: ${this.fatal.message}`));
-    if (this.closed) return Promise.reject(new ZkError('NoQuorum', 'server is shutting down'));
-    return new Promise((resolve, reject) => {
-      const token = this.nextToken++;
-      this.waiters.set(token, { resolve, reject });
-      fn(token);
-      this.schedulePump();
-    });
+  private enqueue(fn: (token: Token) => void, w: Waiter): void {
+    if (this.fatal) return w(new ZkError('SystemError', `server stopped: ${this.fatal.message}`), null);
+    if (this.closed) return w(new ZkError('NoQuorum', 'server is shutting down'), null);
+    const token = this.nextToken++;
+    this.waiters.set(token, w);
+    fn(token);
+    this.schedulePump();
   }
 
   get outstanding(): number {
@@ -110,7 +121,7 @@ export class ServerNode {
     return this.replica.sessionTimeout(requestedMs);
   }
 
-  onEvents(l: EventListener): () => void {
+  onApplied(l: ApplyListener): () => void {
     this.listeners.add(l);
     return () => this.listeners.delete(l);
   }
@@ -163,25 +174,32 @@ export class ServerNode {
       epochs: this.store,
       tree: this.tree,
       replica: this.replica,
-      committed: (applied) => {
-        this.txnsSinceSnapshot += applied.length;
-        for (const l of this.listeners) for (const a of applied) if (a.applied.events.length > 0) l(a.applied.events);
-        for (const a of applied) if (a.token !== null) this.settle(a.token, (w) => w.resolve(a.applied));
+      committed: (token, applied) => {
+        this.txnsSinceSnapshot++;
+        // its events, then its answer (API.md: a client sees the event first)
+        for (const l of this.listeners) l(applied);
+        if (token !== null) this.settle(token, null, applied);
+      },
+      batchApplied: () => {
         this.releaseZxidWaiters();
         if (this.txnsSinceSnapshot >= this.cfg.snapshotEveryTxnCount && !this.snapshotRunning) void this.startSnapshot();
       },
       replied: (r) => {
-        if ('error' in r) this.settle(r.token, (w) => w.reject(r.error));
-        else this.settle(r.token, (w) => w.resolve(r.zxid));
+        if ('error' in r) this.settle(r.token, r.error, null);
+        else this.settle(r.token, null, r.zxid);
       },
     };
   }
 
-  private settle(token: Token, fn: (w: Waiter) => void): void {
+  private settle(token: Token, err: ZkError | null, value: WriteOutcome | Zxid | null): void {
     const w = this.waiters.get(token);
     invariant(w !== undefined, `no waiter for token ${token}`);
     this.waiters.delete(token);
-    fn(w);
+    try {
+      w(err, value);
+    } catch (e) {
+      this.log.error({ err: e }, 'a write callback threw');
+    }
   }
 
   private releaseZxidWaiters(): void {
@@ -254,7 +272,7 @@ export class ServerNode {
     if (this.fatal) return;
     this.fatal = e;
     this.log.error({ err: e }, 'fatal: stopping');
-    for (const w of this.waiters.values()) w.reject(new ZkError('SystemError', `server stopped: ${e.message}`));
+    for (const w of this.waiters.values()) w(new ZkError('SystemError', `server stopped: ${e.message}`), null);
     this.waiters.clear();
     clearInterval(this.tickTimer);
     this.onFatal(e);
@@ -264,7 +282,7 @@ export class ServerNode {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.tickTimer);
-    for (const w of this.waiters.values()) w.reject(new ZkError('NoQuorum', 'server is shutting down'));
+    for (const w of this.waiters.values()) w(new ZkError('NoQuorum', 'server is shutting down'), null);
     this.waiters.clear();
     this.store.close();
   }

@@ -3,11 +3,15 @@ import { createHttpServer, type RunningServer } from './app.ts';
 import type { ServerConfig } from './config.ts';
 import { type Logger, makeLogger } from './logger.ts';
 import { ServerNode } from './server-node.ts';
+import { WatchHub } from './watch-hub.ts';
+import { attachWebSocket } from './ws/ws-server.ts';
 
 /** Restores the node from its data dir and starts serving HTTP. */
 export async function startServer(cfg: ServerConfig, log: Logger = makeLogger(cfg)): Promise<RunningServer> {
   const node = new ServerNode(cfg, log);
-  const http = createHttpServer(node, cfg, log);
+  const hub = new WatchHub(node);
+  const http = createHttpServer(node, hub, cfg, log);
+  const wss = attachWebSocket(http, node, hub, cfg, log);
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(cfg.port, cfg.host, () => {
@@ -21,10 +25,13 @@ export async function startServer(cfg: ServerConfig, log: Logger = makeLogger(cf
   return {
     http,
     node,
+    hub,
     port,
     close() {
       closing ??= new Promise<void>((resolve) => {
         node.close();
+        for (const ws of wss.clients) ws.terminate();
+        wss.close();
         http.close(() => resolve());
         http.closeAllConnections();
       });

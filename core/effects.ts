@@ -8,15 +8,18 @@ export interface EffectTarget {
   readonly epochs: EpochStore;
   readonly tree: DataTree;
   readonly replica: Replica;
-  /** Step 4: the commits of one batch, applied: deliver their events first, then answer their requests. */
-  committed(applied: ReadonlyArray<{ readonly token: Token | null; readonly applied: Applied }>): void;
+  /** Step 4, once per transaction right after it is applied: deliver its events, then answer its request. */
+  committed(token: Token | null, applied: Applied): void;
   replied(reply: Reply): void;
+  /** After a batch of commits (snapshot scheduling, waiters for a zxid). */
+  batchApplied?(): void;
 }
 
 /**
  * Performs one Output in DESIGN.md's order of effects: 1. persist (epochs,
  * then the log, durable on return) and acknowledge; 2. (peer messages);
- * 3. apply commits in zxid order and tell core; 4. events, then answers.
+ * 3. apply each commit in zxid order and tell core; 4. its events, then its
+ * answer, then the failures that waited for it.
  * Every driver (the server, the test harness, the simulator) goes through here.
  */
 export function performOutput(out: Output, t: EffectTarget): void {
@@ -25,11 +28,15 @@ export function performOutput(out: Output, t: EffectTarget): void {
     t.log.append(out.txns);
     t.replica.logged(out.txns[out.txns.length - 1]!.zxid);
   }
-  if (out.commits.length > 0) {
-    const applied = out.commits.map((c) => ({ token: c.token, applied: applyTxn(t.tree, c.logged) }));
-    t.replica.applied(out.commits[out.commits.length - 1]!.logged.zxid);
-    t.committed(applied);
+  // One transaction at a time, so that whatever its answer triggers (a client's next
+  // read) sees the tree exactly as of that transaction, and events stay in zxid order.
+  for (const c of out.commits) {
+    const applied = applyTxn(t.tree, c.logged);
+    const released = t.replica.applied(c.logged.zxid);
+    t.committed(c.token, applied);
+    for (const r of released) t.replied(r);
   }
+  if (out.commits.length > 0) t.batchApplied?.();
   for (const r of out.replies) t.replied(r);
 }
 

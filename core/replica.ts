@@ -168,8 +168,11 @@ export class Replica {
     this.commitReady();
   }
 
-  /** The tree reflects every transaction up to `zxid`. */
-  applied(zxid: Zxid): void {
+  /**
+   * The tree reflects every transaction up to `zxid`. Returns the failures
+   * that were waiting for it, to be answered right after its own answer.
+   */
+  applied(zxid: Zxid): Reply[] {
     invariant(zxid <= this.lastCommitted && zxid >= this.lastApplied, `applied ${zxid} outside (${this.lastApplied}, ${this.lastCommitted}]`);
     this.lastApplied = zxid;
     while (this.unapplied.length > 0 && this.unapplied[0]!.zxid <= zxid) {
@@ -178,8 +181,10 @@ export class Replica {
       else if (txn.type === 'closeSession') this.sessions.remove(txn.sessionId);
     }
     this.view.appliedUpTo(zxid);
-    while (this.deferred.length > 0 && this.deferred[0]!.after <= zxid) this.out.replies.push(this.deferred.shift()!.reply);
+    const released: Reply[] = [];
+    while (this.deferred.length > 0 && this.deferred[0]!.after <= zxid) released.push(this.deferred.shift()!.reply);
     this.drainQueue();
+    return released;
   }
 
   takeOutput(): Output | null {

@@ -51,7 +51,7 @@ export function writeTxn(w: BinaryWriter, t: Txn): void {
       w.u8(TAG.createSession).str(t.sessionId).num(t.timeoutMs);
       return;
     case 'closeSession':
-      w.u8(TAG.closeSession).str(t.sessionId).u32(t.paths.length);
+      w.u8(TAG.closeSession).str(t.sessionId).u8(t.expired ? 1 : 0).u32(t.paths.length);
       for (const p of t.paths) w.str(p);
       return;
     default:
@@ -89,10 +89,11 @@ export function readTxn(r: BinaryReader): Txn {
       return { type: 'createSession', sessionId: r.str(), timeoutMs: r.num() };
     case TAG.closeSession: {
       const sessionId = r.str();
+      const expired = r.u8() === 1;
       const n = r.u32();
       const paths: string[] = [];
       for (let i = 0; i < n; i++) paths.push(r.str());
-      return { type: 'closeSession', sessionId, paths };
+      return { type: 'closeSession', sessionId, paths, expired };
     }
     default:
       throw new CodecError(`unknown txn tag ${tag}`);

@@ -20,7 +20,7 @@ export type Txn =
   | { readonly type: 'check'; readonly path: string; readonly version: number }
   | { readonly type: 'multi'; readonly txns: readonly Txn[] }
   | { readonly type: 'createSession'; readonly sessionId: SessionId; readonly timeoutMs: number }
-  | { readonly type: 'closeSession'; readonly sessionId: SessionId; readonly paths: readonly string[] };
+  | { readonly type: 'closeSession'; readonly sessionId: SessionId; readonly paths: readonly string[]; readonly expired: boolean };
 
 export interface CreateTxn {
   readonly type: 'create';

@@ -1,13 +1,12 @@
-import { parseAclHeader, Perms } from '../../core/acl.ts';
-import { canAccess, checkAcl } from '../../core/auth.ts';
 import { ZkError } from '../../core/errors.ts';
 import { validatePath } from '../../core/paths.ts';
-import { isSequentialMode, MAX_TTL_MS } from '../../core/request/requests.ts';
+import { MAX_TTL_MS } from '../../core/request/requests.ts';
 import { statOf } from '../../core/tree/znode.ts';
 import type { Exchange } from '../exchange.ts';
 import { boolParam, checkQuery, intParam, INT32_MAX, INT32_MIN, optionalIntParam, readBody, readJson, statHeader } from '../http-util.ts';
-import { parseAclJson, parseMode } from '../parse.ts';
-import { presentAcl, presentData, znodeLocation } from '../present.ts';
+import { buildCreate, exists, getAcl, getChildren, getData, readNode } from '../operations.ts';
+import { parseAclJson } from '../parse.ts';
+import { presentAcl, znodeLocation } from '../present.ts';
 
 /** `/znodes/a/b` → `/a/b`; `/znodes` and `/znodes/` → `/`. A trailing slash is kept (a sequential prefix). */
 export function znodePath(rest: string): string {
@@ -27,57 +26,45 @@ export async function getZnode(x: Exchange, path: string): Promise<void> {
   checkQuery(x.query, READ_PARAMS);
   const children = boolParam(x.query, 'children');
   const acl = boolParam(x.query, 'acl');
+  const watch = boolParam(x.query, 'watch');
   const enc = x.query.get('encoding');
   if (enc !== null && enc !== 'utf8' && enc !== 'base64') throw new ZkError('BadArguments', 'encoding must be utf8 or base64');
   if (children && acl) throw new ZkError('BadArguments', 'ask for children or acl, not both');
-  x.session();
-  if (boolParam(x.query, 'watch')) x.requireWatchChannel();
+  if (acl && watch) throw new ZkError('BadArguments', 'an ACL read sets no watch');
+  const caller = x.caller;
   if (boolParam(x.query, 'sync')) await x.node.sync();
-  const node = x.node.tree.get(path);
-  if (node === undefined) throw new ZkError('NoNode', undefined, path);
-  if (acl) {
-    checkAcl(node.acl, Perms.READ | Perms.ADMIN, x.auth, path);
-    const admin = canAccess(node.acl, Perms.ADMIN, x.auth);
-    x.json(200, { path, acl: presentAcl(node.acl, !admin), stat: statOf(node) });
-    return;
-  }
-  checkAcl(node.acl, Perms.READ, x.auth, path);
-  if (children) {
-    x.json(200, { path, children: x.node.tree.childNames(node), stat: statOf(node) });
-    return;
-  }
-  const stat = statOf(node);
+  if (acl) return x.json(200, getAcl(caller, path));
+  if (children) return x.json(200, getChildren(caller, path, watch));
   if (/\bapplication\/octet-stream\b/.test(x.req.headers.accept ?? '')) {
-    x.raw(200, node.data, { 'content-type': 'application/octet-stream', 'zoogate-stat': statHeader(stat) });
-    return;
+    const node = readNode(caller, path, watch);
+    return x.raw(200, node.data, { 'content-type': 'application/octet-stream', 'zoogate-stat': statHeader(statOf(node)) });
   }
-  x.json(200, { path, ...presentData(node.data, enc === 'base64'), stat });
+  x.json(200, getData(caller, path, watch, enc === 'base64'));
 }
 
-/** exists: needs no permission (ZooKeeper checks no ACL for exists). */
+/** exists: needs no permission (ZooKeeper checks no ACL for exists); watch=true on an absent node waits for its creation. */
 export async function headZnode(x: Exchange, path: string): Promise<void> {
   validatePath(path);
   checkQuery(x.query, ['watch', 'sync', 'session']);
-  x.session();
-  if (boolParam(x.query, 'watch')) x.requireWatchChannel();
+  const caller = x.caller;
   if (boolParam(x.query, 'sync')) await x.node.sync();
-  const node = x.node.tree.get(path);
-  if (node === undefined) throw new ZkError('NoNode', undefined, path);
-  x.empty(200, { 'zoogate-stat': statHeader(statOf(node)) });
+  const stat = exists(caller, path, boolParam(x.query, 'watch'));
+  if (stat === null) throw new ZkError('NoNode', undefined, path);
+  x.empty(200, { 'zoogate-stat': statHeader(stat) });
 }
 
 export async function createZnode(x: Exchange, path: string): Promise<void> {
-  const modeRaw = x.query.get('mode');
-  validatePath(path, modeRaw !== null && (modeRaw.includes('sequential')));
   checkQuery(x.query, ['mode', 'ttl', 'parents', 'session']);
-  const mode = parseMode(modeRaw);
-  validatePath(path, isSequentialMode(mode));
-  const ttlMs = optionalIntParam(x.query, 'ttl', 1, MAX_TTL_MS);
-  const parents = boolParam(x.query, 'parents');
   const aclHeader = x.req.headers['zoogate-acl'];
-  const acl = typeof aclHeader === 'string' ? parseAclHeader(aclHeader) : null;
+  const req = buildCreate(path, {
+    mode: x.query.get('mode') ?? undefined,
+    ttl: optionalIntParam(x.query, 'ttl', 1, MAX_TTL_MS),
+    parents: boolParam(x.query, 'parents'),
+    acl: typeof aclHeader === 'string' ? aclHeader : null,
+    data: new Uint8Array(0),
+  });
   const data = await readBody(x.req, x.cfg.maxDataBytes);
-  const out = await x.write({ op: 'create', path, data, acl, mode, ttlMs, parents });
+  const out = await x.write({ ...req, data });
   const r = out.result.op === 'multi' ? out.result.results[out.result.results.length - 1]! : out.result;
   if (r.op !== 'create') throw new Error(`create answered with ${r.op}`);
   x.json(201, { path: r.path, stat: r.stat }, { location: znodeLocation(r.path) });

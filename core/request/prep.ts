@@ -77,7 +77,7 @@ export function prepare(req: WriteRequest, p: PrepContext): Txn {
       const paths = session === undefined ? [] : [...session.ephemerals].sort();
       for (const path of paths) markDeleted(p, path);
       p.view.setSession(req.sessionId, false, p.zxid);
-      return { type: 'closeSession', sessionId: req.sessionId, paths };
+      return { type: 'closeSession', sessionId: req.sessionId, paths, expired: req.op === 'expireSession' };
     }
     case 'deleteExpired':
       return prepDeleteExpired(req.path, p);

@@ -15,7 +15,7 @@ export type TxnResult =
   | { readonly op: 'check' }
   | { readonly op: 'multi'; readonly results: readonly TxnResult[] }
   | { readonly op: 'createSession'; readonly sessionId: SessionId; readonly timeoutMs: number }
-  | { readonly op: 'closeSession' };
+  | { readonly op: 'closeSession'; readonly sessionId: SessionId; readonly expired: boolean };
 
 export interface Applied {
   readonly zxid: Zxid;
@@ -68,7 +68,7 @@ function applyOne(tree: DataTree, txn: Txn, zxid: Zxid, time: number): TxnResult
       // CloseSessionTxn.paths2Delete: the ephemerals the leader found, deleted with the session at one zxid.
       for (const p of txn.paths) tree.deleteNode(p, zxid);
       tree.removeSession(txn.sessionId);
-      return { op: 'closeSession' };
+      return { op: 'closeSession', sessionId: txn.sessionId, expired: txn.expired };
     default:
       return assertNever(txn);
   }

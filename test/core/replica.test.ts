@@ -36,10 +36,9 @@ test('a failed request is answered only after the writes proposed before it are 
   const out2 = h.replica.takeOutput()!;
   assert.equal(out2.commits.length, 1);
   order.push('commit');
-  h.replica.applied(out2.commits[0]!.logged.zxid);
-  const out3 = h.replica.takeOutput()!;
-  assert.equal(out3.replies.length, 1);
-  assert.ok('error' in out3.replies[0]! && out3.replies[0].error.code === 'NodeExists');
+  const released = h.replica.applied(out2.commits[0]!.logged.zxid);
+  assert.equal(released.length, 1, 'released by the apply of the create it waited for');
+  assert.ok('error' in released[0]! && released[0].error.code === 'NodeExists');
 });
 
 test('each start leads a new epoch: zxids restart at counter 1 above every zxid logged before', () => {

@@ -43,11 +43,9 @@ export class CoreHarness {
   pump(): void {
     drain({
       log: this.store, epochs: this.store, tree: this.tree, replica: this.replica,
-      committed: (applied) => {
-        for (const a of applied) {
-          this.events.push(...a.applied.events);
-          if (a.token !== null) this.outcomes.set(a.token, a.applied);
-        }
+      committed: (token, applied) => {
+        this.events.push(...applied.events);
+        if (token !== null) this.outcomes.set(token, applied);
       },
       replied: (r) => this.outcomes.set(r.token, 'error' in r ? r.error : r.zxid),
     });

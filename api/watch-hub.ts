@@ -1,0 +1,90 @@
+import type { SessionId } from '../core/ids.ts';
+import type { Applied } from '../core/tree/apply-txn.ts';
+import type { WatchEvent } from '../core/tree/txn-events.ts';
+import { WatchManager } from '../core/watch/watch-manager.ts';
+import type { ServerNode } from './server-node.ts';
+
+/** A session's live connection (its WebSocket): where its watch events and session state go. */
+export interface SessionChannel {
+  readonly sessionId: SessionId;
+  sendEvent(ev: WatchEvent): void;
+  /** The session ended: tell the client, then close. */
+  endSession(state: 'Expired' | 'Closed'): void;
+  /** Another connection took the session over. */
+  displace(): void;
+}
+
+/** A stream that sees every change (Server-Sent Events); it filters by path itself. */
+export interface ChangeStream {
+  offer(events: readonly WatchEvent[]): void;
+}
+
+/**
+ * Routes applied changes to watchers on this server: one-shot and persistent
+ * watches through the WatchManager to each session's live channel, and every
+ * change to the SSE streams. Runs synchronously inside the apply step, so
+ * events leave before the answer to the write that caused them.
+ */
+export class WatchHub {
+  readonly watches = new WatchManager();
+  private readonly channels = new Map<SessionId, SessionChannel>();
+  private readonly streams = new Set<ChangeStream>();
+
+  constructor(readonly node: ServerNode) {
+    node.onApplied((a) => this.onApplied(a));
+  }
+
+  get channelCount(): number {
+    return this.channels.size;
+  }
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  hasChannel(sessionId: SessionId): boolean {
+    return this.channels.has(sessionId);
+  }
+
+  /** Binds a session to a connection; an older connection of the session is displaced (ZooKeeper closes it). */
+  attach(ch: SessionChannel): void {
+    const old = this.channels.get(ch.sessionId);
+    this.channels.set(ch.sessionId, ch);
+    if (old !== undefined && old !== ch) {
+      this.watches.removeSession(ch.sessionId);
+      old.displace();
+    }
+  }
+
+  /** The connection went away: its watches go with it (a resuming client re-registers them). */
+  detach(ch: SessionChannel): void {
+    if (this.channels.get(ch.sessionId) !== ch) return;
+    this.channels.delete(ch.sessionId);
+    this.watches.removeSession(ch.sessionId);
+  }
+
+  addStream(s: ChangeStream): () => void {
+    this.streams.add(s);
+    return () => this.streams.delete(s);
+  }
+
+  private onApplied(a: Applied): void {
+    if (a.events.length > 0) {
+      if (this.watches.size > 0) {
+        for (const [sid, evs] of this.watches.trigger(a.events)) {
+          const ch = this.channels.get(sid);
+          if (ch !== undefined) for (const e of evs) ch.sendEvent(e);
+        }
+      }
+      for (const s of this.streams) s.offer(a.events);
+    }
+    if (a.result.op === 'closeSession') {
+      const sid = a.result.sessionId;
+      this.watches.removeSession(sid);
+      const ch = this.channels.get(sid);
+      if (ch !== undefined) {
+        this.channels.delete(sid);
+        ch.endSession(a.result.expired ? 'Expired' : 'Closed');
+      }
+    }
+  }
+}
