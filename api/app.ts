@@ -6,6 +6,7 @@ import { sendError } from './http-util.ts';
 import type { Logger } from './logger.ts';
 import { cluster, health, openapi, postSync, ready } from './routes/ops.ts';
 import { postMulti } from './routes/multi.ts';
+import { watchSse } from './routes/watch-sse.ts';
 import { closeSession, keepAlive, openSession, sessionInfo } from './routes/sessions.ts';
 import { createZnode, deleteZnode, getZnode, headZnode, putZnode, znodePath } from './routes/znodes.ts';
 import type { ServerNode } from './server-node.ts';
@@ -44,6 +45,10 @@ function route(x: Exchange, pathname: string): Promise<void> {
     }
     if (!rest.includes('/')) return methods(x, { GET: (x) => sessionInfo(x, rest), DELETE: (x) => closeSession(x, rest) });
   }
+  if (pathname === '/watch' || pathname.startsWith('/watch/')) {
+    const path = znodePath(pathname.slice(6));
+    return methods(x, { GET: (x) => watchSse(x, path) });
+  }
   if (pathname === '/sync' || pathname.startsWith('/sync/')) {
     const path = znodePath(pathname.slice(5));
     return methods(x, { POST: (x) => postSync(x, path) });
@@ -56,6 +61,8 @@ function route(x: Exchange, pathname: string): Promise<void> {
   }
   throw new ZkError('NoNode', `no such endpoint: ${pathname}`);
 }
+
+const OPS_PATHS = new Set(['/health', '/ready', '/cluster', '/metrics', '/openapi.yaml']);
 
 export function createHandler(node: ServerNode, hub: WatchHub, cfg: ServerConfig, log: Logger): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
@@ -74,7 +81,8 @@ export function createHandler(node: ServerNode, hub: WatchHub, cfg: ServerConfig
     };
     try {
       const minZxid = req.headers['zoogate-min-zxid'];
-      if (minZxid !== undefined) {
+      // Operations endpoints answer whatever the node has applied (/health is "imok while the process runs").
+      if (minZxid !== undefined && !OPS_PATHS.has(pathname)) {
         const want = Number(minZxid);
         if (!/^\d{1,16}$/.test(String(minZxid)) || !Number.isSafeInteger(want)) throw new ZkError('BadArguments', 'Zoogate-Min-Zxid must be a zxid (a non-negative integer)');
         if (node.lastZxid < want) {
@@ -102,9 +110,12 @@ export interface RunningServer {
 
 export function createHttpServer(node: ServerNode, hub: WatchHub, cfg: ServerConfig, log: Logger): Server {
   const server = createServer({ keepAliveTimeout: 65_000 }, createHandler(node, hub, cfg, log));
-  server.on('clientError', (err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-    else socket.destroy(err);
+  // Malformed HTTP still gets the contract's error body and Zoogate-Zxid.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy(err);
+    const body = JSON.stringify({ error: { code: 'BadArguments', message: `malformed HTTP request: ${err.code ?? err.message}` } });
+    socket.end(`HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: application/json\r\n` +
+      `zoogate-zxid: ${node.lastZxid}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   });
   return server;
 }

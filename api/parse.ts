@@ -81,6 +81,7 @@ export function parseMulti(body: unknown): { ops: MultiOp[]; dataBytes: number }
       case 'set': {
         checkKeys(raw, ['op', 'path', 'data', 'encoding', 'version'], what);
         validatePath(path);
+        if (raw.data === undefined) throw new ZkError('BadArguments', `${what}: set needs data (use "" for empty)`);
         const data = decodeJsonData(raw, what);
         dataBytes += data.length;
         return { op: 'set', path, data, version: intField(raw, 'version', -1, INT32_MIN, INT32_MAX, what)! };
