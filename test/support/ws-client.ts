@@ -41,12 +41,18 @@ export class WsTestClient {
     this.ws.send(JSON.stringify(m));
   }
 
-  /** The next message (from now on, or already received and not yet claimed if `fromStart`) that matches. */
+  /** The next message to arrive that matches (from now on). */
   next(pred: (m: Msg) => boolean, timeoutMs = 5000): Promise<Msg> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no matching message in ${timeoutMs} ms; got ${JSON.stringify(this.messages.slice(-5))}`)), timeoutMs);
       this.waiters.push({ pred, resolve: (m) => { clearTimeout(timer); resolve(m); } });
     });
+  }
+
+  /** A matching message already received, or the next one to arrive. */
+  waitFor(pred: (m: Msg) => boolean, timeoutMs = 5000): Promise<Msg> {
+    const seen = this.messages.find(pred);
+    return seen !== undefined ? Promise.resolve(seen) : this.next(pred, timeoutMs);
   }
 
   /** Sends a request and resolves with its response. */
