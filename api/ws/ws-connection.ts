@@ -122,11 +122,16 @@ export class WsConnection implements SessionChannel {
     if (this.state === 'open') this.node.touchSession(this.sessionId);
   }
 
-  /** Pings every third of the session timeout; a client silent for a whole timeout is dropped. */
+  /**
+   * Pings every third of the session timeout. A silent client's session expires
+   * on its own (and is told so); the socket of a client silent for longer than
+   * that (its session kept alive by someone else) is dropped.
+   */
   private startHeartbeat(): void {
     const every = Math.max(50, Math.floor(this.timeoutMs / 3));
+    const silentLimit = this.timeoutMs + 2 * this.cfg.tickMs;
     this.heartbeat = setInterval(() => {
-      if (Date.now() - this.lastSeen > this.timeoutMs) {
+      if (Date.now() - this.lastSeen > silentLimit) {
         this.ws.terminate();
         this.onClose();
         return;
