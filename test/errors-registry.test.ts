@@ -2,10 +2,13 @@
  * One registry of error codes (DESIGN.md "Errors"): core/errors.ts's
  * ERROR_CODES and openapi.yaml's ErrorCode enum must be equal, in the same
  * order, and every code must have exactly one status in the spec's error
- * responses that agrees with api/http-errors.ts.
+ * responses that agrees with api/http-errors.ts. The WebSocket and SSE
+ * stream codes (StaleServer, Compacted, SlowConsumer) live apart, in
+ * StreamErrorCode, and never in ErrorCode.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { ERROR_CODES } from '../core/errors.ts';
 import { httpStatusOf } from '../api/http-errors.ts';
 import { spec } from './support/openapi-validator.ts';
@@ -41,4 +44,24 @@ test("each error response schema in openapi.yaml names the codes api/http-errors
   const uncovered = ERROR_CODES.filter((c) => !covered.has(c));
   assert.deepEqual(uncovered, ['OperationTimeout']);
   assert.equal(httpStatusOf('OperationTimeout'), 504);
+});
+
+test('the WebSocket and SSE codes are a separate registry (StreamErrorCode), disjoint from ErrorCode and used as the server uses them', () => {
+  const schemas = spec.components.schemas as Record<string, any>;
+  const stream = schemas['StreamErrorCode'] as { type?: string; enum?: string[] };
+  assert.equal(stream.type, 'string');
+  assert.deepEqual(stream.enum, ['StaleServer', 'Compacted', 'SlowConsumer']);
+  for (const c of stream.enum!) assert.ok(!(ERROR_CODES as readonly string[]).includes(c), `${c} must not be an ErrorCode`);
+
+  // WsError: any ErrorCode, or StaleServer; SseError: Compacted or SlowConsumer.
+  const wsCode = schemas['WsError'].properties.code as { anyOf: Array<{ $ref?: string; const?: string }> };
+  assert.deepEqual(wsCode.anyOf.map((x) => x.$ref ?? x.const), ['#/components/schemas/ErrorCode', 'StaleServer']);
+  const sseCodes = schemas['SseError'].properties.code.enum as string[];
+  assert.deepEqual(sseCodes, ['Compacted', 'SlowConsumer']);
+  assert.deepEqual([...new Set(['StaleServer', ...sseCodes])].sort(), [...stream.enum!].sort());
+
+  // The codes the server's stream code emits outside ERROR_CODES are exactly these.
+  const emitted = (file: string, re: RegExp) => [...readFileSync(new URL(`../${file}`, import.meta.url), 'utf8').matchAll(re)].map((m) => m[1]!).filter((c) => !(ERROR_CODES as readonly string[]).includes(c));
+  assert.deepEqual([...new Set(emitted('api/ws/ws-connection.ts', /this\.fail\('([A-Za-z]+)'/g))], ['StaleServer']);
+  assert.deepEqual([...new Set(emitted('api/routes/watch-sse.ts', /end\('([A-Za-z]+)'/g))].sort(), ['Compacted', 'SlowConsumer']);
 });

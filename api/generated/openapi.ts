@@ -146,14 +146,7 @@ export interface paths {
          *     NodeCreated); it needs a session with a live WebSocket.
          */
         head: operations["existsZnode"];
-        /**
-         * Not supported (answers 501)
-         * @description ZooKeeper has no partial update, so neither does ZooGate. Declared to write
-         *     down how every resource answers a method it does not support (PATCH here,
-         *     `GET /multi`, `PUT /sessions` and so on): `501 Unimplemented`, with `Allow`
-         *     listing the methods it does support.
-         */
-        patch: operations["patchZnode"];
+        patch?: never;
         trace?: never;
     };
     "/multi": {
@@ -330,22 +323,13 @@ export interface paths {
     "/health": {
         parameters: {
             query?: never;
-            header?: {
-                /**
-                 * @description Answer only once this server has applied this zxid. The server waits a
-                 *     bounded time (`--min-zxid-wait-ms`, default 2 s), then answers 503 NoQuorum
-                 *     so the client can try another server. Send the highest `Zoogate-Zxid` seen,
-                 *     and a client that moves between servers never reads older state than it has
-                 *     seen.
-                 */
-                "Zoogate-Min-Zxid"?: components["parameters"]["MinZxid"];
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
         /**
          * Liveness (ZooKeeper's `ruok`)
-         * @description `imok` as long as the process runs, whether or not it serves.
+         * @description `imok` as long as the process runs, whether or not it serves. Query parameters and `Zoogate-Min-Zxid` are ignored.
          */
         get: operations["health"];
         put?: never;
@@ -360,22 +344,13 @@ export interface paths {
     "/ready": {
         parameters: {
             query?: never;
-            header?: {
-                /**
-                 * @description Answer only once this server has applied this zxid. The server waits a
-                 *     bounded time (`--min-zxid-wait-ms`, default 2 s), then answers 503 NoQuorum
-                 *     so the client can try another server. Send the highest `Zoogate-Zxid` seen,
-                 *     and a client that moves between servers never reads older state than it has
-                 *     seen.
-                 */
-                "Zoogate-Min-Zxid"?: components["parameters"]["MinZxid"];
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
         /**
          * Readiness
-         * @description 200 when the server serves clients (it has a leader and is in sync with it), else 503.
+         * @description 200 when the server serves clients (it has a leader and is in sync with it), else 503 NoQuorum.
          */
         get: operations["ready"];
         put?: never;
@@ -390,22 +365,13 @@ export interface paths {
     "/cluster": {
         parameters: {
             query?: never;
-            header?: {
-                /**
-                 * @description Answer only once this server has applied this zxid. The server waits a
-                 *     bounded time (`--min-zxid-wait-ms`, default 2 s), then answers 503 NoQuorum
-                 *     so the client can try another server. Send the highest `Zoogate-Zxid` seen,
-                 *     and a client that moves between servers never reads older state than it has
-                 *     seen.
-                 */
-                "Zoogate-Min-Zxid"?: components["parameters"]["MinZxid"];
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
         /**
          * The ensemble as this server sees it
-         * @description A standalone server is an ensemble of one that leads itself.
+         * @description A standalone server is an ensemble of one that leads itself. It takes no query parameter (any is 400 BadArguments).
          */
         get: operations["cluster"];
         put?: never;
@@ -417,6 +383,129 @@ export interface paths {
         trace?: never;
     };
     "/openapi.yaml": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This document */
+        get: operations["openapi"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ws": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open a WebSocket that carries a session (ZooKeeper's client connection)
+         * @description A WebSocket upgrade (RFC 6455; no compression). Frames are JSON text, each an
+         *     object with a `type`: the client sends `WsClientMessage`s, the server
+         *     `WsServerMessage`s (see those schemas for every field).
+         *
+         *     **1. Connect.** The first frame is `{"type":"connect"}` (`WsConnect`), answered
+         *     by `{"type":"connected","sessionId","timeoutMs","serverId","zxid"}`
+         *     (`WsConnected`; `zxid` is the last zxid this server has applied).
+         *
+         *     - Without `sessionId`: a new session, replicated as a transaction, with
+         *       `timeoutMs` clamped to [2, 20] ticks (10 ticks when absent). `watches` are
+         *       not registered for a new session.
+         *     - With `sessionId`: the session is resumed on this connection (it moved
+         *       here); a connection that held it before is closed with 4001. An unknown,
+         *       closed or expired session gets `{"type":"state","state":"Expired"}` and
+         *       close 4000.
+         *     - `lastZxid`, the highest zxid the client has seen: a server that has
+         *       applied less refuses with `{"type":"error","code":"StaleServer"}` and
+         *       closes (1008), so a client never reads older state than it has seen; it
+         *       tries another server.
+         *     - `watches`, the watches the client held: re-registered here, and any that
+         *       would have fired after `lastZxid` fire at once (one-shot watches by
+         *       comparing the node's zxids, as ZooKeeper's SetWatches; persistent ones by
+         *       replaying the changes after `lastZxid` from the log).
+         *
+         *     Any other frame before `connect`, or a second `connect`, is
+         *     `{"type":"error","code":"BadArguments"}` and close 1008.
+         *
+         *     **2. Requests.** `{"type":"request","id","op",…}` (`WsRequest`): `id` (a string
+         *     or number chosen by the client) comes back in the `response`; `op` and its
+         *     parameters mean what the REST call means, with the same errors and codes:
+         *
+         *     | op | as REST | `result` |
+         *     |---|---|---|
+         *     | `create` | `POST /znodes/{path}` (`acl` as a JSON list or the `Zoogate-Acl` form) | `{"path","stat"}` |
+         *     | `get` | `GET /znodes/{path}` | `{"path","data","encoding","stat"}` |
+         *     | `children` | `GET ?children=true` | `{"path","children","stat"}` |
+         *     | `exists` | `HEAD` | `{"stat"}`, a Stat or null (never NoNode) |
+         *     | `set` | `PUT` | `{"path","stat"}` |
+         *     | `delete` | `DELETE` | `{}` |
+         *     | `multi` | `POST /multi` | `{"zxid","results"}` |
+         *     | `sync` | `POST /sync/{path}` | `{"zxid"}` |
+         *     | `getAcl` | `GET ?acl=true` | `{"path","acl","stat"}` |
+         *     | `setAcl` | `PUT ?acl=true` | `{"path","acl","stat"}` |
+         *     | `addWatch` | (none) a persistent or persistent recursive watch | `{}` |
+         *     | `removeWatches` | (none) drop this session's watches of a kind on a path | `{}` |
+         *
+         *     Success is `{"type":"response","id","ok":true,"result"}` (`WsResponseOk`);
+         *     failure `{"type":"response","id","ok":false,"error":{"code","message","path"?}}`
+         *     (`WsResponseError`), a failed `multi` adding `failedOp` and `results` as over
+         *     REST. Responses come in the order the requests were sent: a read waits behind
+         *     the same client's earlier writes (ZooKeeper's FIFO client order). `watch: true`
+         *     on `get`, `children` and `exists` registers a one-shot watch, as `watch=true`
+         *     over REST. The server ignores fields an op does not take (a misspelt
+         *     `version` is not refused as a REST query parameter would be), so clients
+         *     should check their requests against `WsRequest`. A `request` without a string
+         *     or number `id` is `{"type":"error"}` and close 1008.
+         *
+         *     **3. Events.** `{"type":"event","event","path","zxid"}` (`WsEvent`). As in
+         *     ZooKeeper a session gets one notification per change of a path however many
+         *     of its one-shot watches the change triggers; persistent watches fire on every
+         *     change; recursive ones never send NodeChildrenChanged. On one socket,
+         *     responses and events come in zxid order, and an event comes before any
+         *     response that shows the change.
+         *
+         *     **4. Liveness.** The session lives while the socket is open: the server pings
+         *     (WebSocket ping) every third of the session timeout and drops a connection it
+         *     has heard nothing from for a whole timeout. `{"type":"ping"}` is answered
+         *     `{"type":"pong"}` (also before `connect`). When the socket drops, the session
+         *     lives until its timeout, so the client can resume it elsewhere.
+         *
+         *     **5. Ending.** `{"type":"close"}` closes the session (its ephemeral nodes go in
+         *     the same transaction); the server then sends `{"type":"state","state":"Closed"}`
+         *     and closes with 4000. A session that expires or is closed another way
+         *     (`DELETE /sessions/{id}`) gets `state` `Expired` or `Closed` the same way.
+         *
+         *     **Close codes.** 4000: the session ended (after a `state` frame). 4001: the
+         *     session moved to another connection. 4008: slow consumer, more than
+         *     `--client-buffer-bytes` sent and not yet read (the session lives on; resume
+         *     it with `lastZxid` and `watches`). 1008: protocol error, after an `error`
+         *     frame (a frame that is not a JSON object, an unknown `type`, a request
+         *     before `connect` or without `id`, `StaleServer`, a malformed
+         *     `Authorization` header: AuthFailed). 1009: a frame larger than the data limit
+         *     allows.
+         *
+         *     **Authentication.** `Authorization: Basic` on the upgrade request gives the
+         *     connection's requests the `digest` identity, as over REST. The upgrade ignores
+         *     `Zoogate-Min-Zxid`; use `lastZxid`.
+         */
+        get: operations["openWebSocket"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/watch": {
         parameters: {
             query?: never;
             header?: {
@@ -432,8 +521,84 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** This document */
-        get: operations["openapi"];
+        /**
+         * Stream the changes of `/` (or, recursively, of the whole tree)
+         * @description Same as `GET /watch/{path}` for the root.
+         */
+        get: operations["watchRoot"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/watch/{path}": {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Answer only once this server has applied this zxid. The server waits a
+                 *     bounded time (`--min-zxid-wait-ms`, default 2 s), then answers 503 NoQuorum
+                 *     so the client can try another server. Send the highest `Zoogate-Zxid` seen,
+                 *     and a client that moves between servers never reads older state than it has
+                 *     seen.
+                 */
+                "Zoogate-Min-Zxid"?: components["parameters"]["MinZxid"];
+            };
+            path: {
+                /**
+                 * @description The znode path without its leading slash (`app/config` for `/app/config`).
+                 *     Percent-decoded as a whole, so `/` may be sent as `%2F`. For a sequential
+                 *     create it is the prefix and may end in `/` (`q/`). Empty means the root.
+                 * @example app/config
+                 */
+                path: components["parameters"]["ZnodePath"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Stream the changes of a znode (or of a subtree) as Server-Sent Events
+         * @description For shells and browsers: `curl -N localhost:8181/watch/app?recursive=true`.
+         *     Needs no session and no permission (events carry no data, as ZooKeeper's
+         *     `exists` needs none); the node need not exist. Events name the changed
+         *     nodes whatever their ACLs, so a recursive stream shows the names of nodes
+         *     whose parent the client may not list.
+         *
+         *     Without `recursive`, every change of `/{path}` itself, as a persistent watch:
+         *     NodeCreated, NodeDeleted, NodeDataChanged and NodeChildrenChanged. With
+         *     `recursive=true`, NodeCreated, NodeDeleted and NodeDataChanged at or under
+         *     `/{path}`, as a persistent recursive watch (never NodeChildrenChanged).
+         *
+         *     The stream (`text/event-stream`) opens with a comment and `retry: 1000`, sends
+         *     a `: keepalive` comment every 15 s, and one SSE event per change:
+         *
+         *     ```
+         *     id: 4294967298
+         *     event: NodeDataChanged
+         *     data: {"type":"event","event":"NodeDataChanged","path":"/app","zxid":4294967298}
+         *     ```
+         *
+         *     `event:` is the event type, `data:` the same JSON as the WebSocket `event`
+         *     frame (`WsEvent`), and `id:` the zxid. The `id` is set only on the last event
+         *     of each transaction, so a client that resumes from the last id it saw never
+         *     misses the rest of a multi.
+         *
+         *     Without a resume point the stream carries the changes after this server's
+         *     current zxid (the response's `Zoogate-Zxid`). With `Last-Event-ID` (the header
+         *     browsers send when they reconnect) or `lastEventId` (the header wins; an empty
+         *     value is none), the changes after that zxid are first replayed from the log,
+         *     then the stream goes live. When the log no longer reaches back that far
+         *     (purged behind a snapshot, or more than 200,000 transactions ago) the stream is
+         *     one `event: error` with `{"type":"error","code":"Compacted"}` and ends: read
+         *     the current state and watch anew. A client that does not read (more than
+         *     `--client-buffer-bytes` unread) gets `event: error` with code `SlowConsumer`
+         *     and the stream ends; it reconnects with `Last-Event-ID`. A `Last-Event-ID`
+         *     beyond this server's zxid skips the changes up to it; send it as
+         *     `Zoogate-Min-Zxid` too to wait until this server has caught up.
+         */
+        get: operations["watchZnode"];
         put?: never;
         post?: never;
         delete?: never;
@@ -968,8 +1133,387 @@ export interface components {
                 code?: "BadVersion";
             };
         };
+        /**
+         * @description Codes of the WebSocket and the Server-Sent Events stream that are not HTTP
+         *     errors (and so not in `ErrorCode`):
+         *
+         *     - `StaleServer` (WebSocket `error` frame, then close 1008): this server has
+         *       applied less than the `lastZxid` of the `connect`; try another server.
+         *     - `Compacted` (SSE `event: error`): the log no longer holds the events after
+         *       `Last-Event-ID`; read the current state and watch anew.
+         *     - `SlowConsumer` (SSE `event: error`): the client left too much unread;
+         *       reconnect with `Last-Event-ID`. (A WebSocket is closed with 4008 instead.)
+         * @enum {string}
+         */
+        StreamErrorCode: "StaleServer" | "Compacted" | "SlowConsumer";
+        /**
+         * @description ZooKeeper's watch event types.
+         * @enum {string}
+         */
+        WatchEventType: "NodeCreated" | "NodeDeleted" | "NodeDataChanged" | "NodeChildrenChanged";
+        /**
+         * @description A watch a client holds, as re-registered by `connect`: `data` (set by `get`,
+         *     or `exists` of an existing node), `exists` (set by `exists` of an absent node;
+         *     fires on NodeCreated), `children` (set by `children`), `persistent` and
+         *     `persistent_recursive` (set by `addWatch`).
+         * @enum {string}
+         */
+        WatchKind: "data" | "exists" | "children" | "persistent" | "persistent_recursive";
+        /**
+         * @description Which of the session's watches on the path `removeWatches` drops; `any` drops them all.
+         * @default any
+         * @enum {string}
+         */
+        RemoveWatchKind: "data" | "children" | "persistent" | "persistent_recursive" | "any";
+        /**
+         * @description `persistent`: every change of the path, children included (NodeChildrenChanged); `persistent_recursive`: NodeCreated, NodeDeleted and NodeDataChanged at or under the path.
+         * @enum {string}
+         */
+        PersistentWatchMode: "persistent" | "persistent_recursive";
+        /** @description Chosen by the client and echoed by the response; a string or a number. */
+        WsRequestId: string | number;
+        /**
+         * @description A frame a client sends on `GET /ws`, discriminated by `type` (a constant in
+         *     each member; no OpenAPI `discriminator` here because `request` is itself a
+         *     union, `WsRequest`, discriminated by `op`).
+         */
+        WsClientMessage: components["schemas"]["WsConnect"] | components["schemas"]["WsRequest"] | components["schemas"]["WsPing"] | components["schemas"]["WsClose"];
+        /** @description The first frame. Opens a new session, or resumes `sessionId` here. */
+        WsConnect: {
+            /** @constant */
+            type: "connect";
+            /** @description The session to resume; absent for a new session. */
+            sessionId?: components["schemas"]["SessionId"];
+            /** @description The session timeout asked for (new sessions only), in ms; clamped to [2, 20] ticks. */
+            timeoutMs?: number;
+            /** @description The highest zxid the client has seen; a server behind it refuses (StaleServer). */
+            lastZxid?: components["schemas"]["Zxid"];
+            /** @description The watches to re-register (when resuming); those that would have fired after `lastZxid` fire at once. */
+            watches?: components["schemas"]["WsWatch"][];
+        };
+        WsWatch: {
+            path: components["schemas"]["ZnodePath"];
+            kind: components["schemas"]["WatchKind"];
+        };
+        /** @description Answered by `pong`; also keeps the session alive (as any frame does). */
+        WsPing: {
+            /** @constant */
+            type: "ping";
+        };
+        /** @description Close the session (its ephemeral nodes go with it); answered by `state` Closed and close 4000. */
+        WsClose: {
+            /** @constant */
+            type: "close";
+        };
+        /** @description An operation; `op` says which, and the other fields are its parameters. */
+        WsRequest: components["schemas"]["WsCreateRequest"] | components["schemas"]["WsGetRequest"] | components["schemas"]["WsChildrenRequest"] | components["schemas"]["WsExistsRequest"] | components["schemas"]["WsSetRequest"] | components["schemas"]["WsDeleteRequest"] | components["schemas"]["WsMultiRequest"] | components["schemas"]["WsSyncRequest"] | components["schemas"]["WsGetAclRequest"] | components["schemas"]["WsSetAclRequest"] | components["schemas"]["WsAddWatchRequest"] | components["schemas"]["WsRemoveWatchesRequest"];
+        /** @description As `POST /znodes/{path}`. Result: `ZnodeCreated`. */
+        WsCreateRequest: {
+            /** @constant */
+            type: "request";
+            id: components["schemas"]["WsRequestId"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "create";
+            /** @description The node to create; for a sequential mode the prefix (it may end in `/`). */
+            path: components["schemas"]["ZnodePath"];
+            /** @description The data, encoded as `encoding` says; empty when absent. */
+            data?: string;
+            encoding?: components["schemas"]["DataEncoding"];
+            mode?: components["schemas"]["CreateMode"];
+            ttl?: components["schemas"]["TtlMs"];
+            /** @description Create missing ancestors first, in the same transaction (default false). */
+            parents?: boolean;
+            /**
+             * @description The node's ACL, as a JSON list or in the `Zoogate-Acl` header form
+             *     (`world:anyone:r,digest:alice:HASH:cdrwa`); default `world:anyone:cdrwa`.
+             *     (The server currently ignores an `acl` of any other JSON type, such as a
+             *     single entry object, and applies the default; send a list.)
+             */
+            acl?: components["schemas"]["AclList"] | string;
+        };
+        /** @description As `GET /znodes/{path}`. Result: `ZnodeData`. */
+        WsGetRequest: {
+            /** @constant */
+            type: "request";
+            id: components["schemas"]["WsRequestId"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "get";
+            path: components["schemas"]["ZnodePath"];
+            /** @description `base64` always returns base64; `utf8` (the default) returns UTF-8 text when the bytes are valid UTF-8, else base64. */
+            encoding?: components["schemas"]["DataEncoding"];
+            /** @description Register a one-shot data watch (only if the node exists; default false). */
+            watch?: boolean;
+        };
+        /** @description As `GET /znodes/{path}?children=true`. Result: `ZnodeChildren`. */
+        WsChildrenRequest: {
+            /** @constant */
+            type: "request";
+            id: components["schemas"]["WsRequestId"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "children";
+            path: components["schemas"]["ZnodePath"];
+            /** @description Register a one-shot child watch (only if the node exists; default false). */
+            watch?: boolean;
+        };
+        /** @description As `HEAD /znodes/{path}` (needs no permission). Result: `WsExistsResult`, with a null `stat` for an absent node. */
+        WsExistsRequest: {
+            /** @constant */
+            type: "request";
+            id: components["schemas"]["WsRequestId"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "exists";
+            path: components["schemas"]["ZnodePath"];
+            /** @description Register a one-shot watch, a data watch on an existing node, an exists watch (NodeCreated) on an absent one (default false). */
+            watch?: boolean;
+        };
+        /** @description As `PUT /znodes/{path}`. Result: `ZnodeSet`. */
+        WsSetRequest: {
+            /** @constant */
+            type: "request";
+            id: components["schemas"]["WsRequestId"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "set";
+            path: components["schemas"]["ZnodePath"];
+            /** @description The new data, encoded as `encoding` says; empty when absent. */
+            data?: string;
+            encoding?: components["schemas"]["DataEncoding"];
+            version?: components["schemas"]["ExpectedVersion"];
+        };
+        /** @description As `DELETE /znodes/{path}`. Result: `WsEmptyResult`. */
+        WsDeleteRequest: {
+            /** @constant */
+            type: "request";
+            id: components["schemas"]["WsRequestId"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "delete";
+            path: components["schemas"]["ZnodePath"];
+            version?: components["schemas"]["ExpectedVersion"];
+            /** @description Delete the whole subtree in one transaction (default false). */
+            recursive?: boolean;
+        };
+        /** @description As `POST /multi`. Result: `MultiResponse`; a failure carries `failedOp` and `results`. */
+        WsMultiRequest: {
+            /** @constant */
+            type: "request";
+            id: components["schemas"]["WsRequestId"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "multi";
+            ops: components["schemas"]["MultiOp"][];
+        };
+        /** @description As `POST /sync/{path}`; the path is optional. Result: `SyncResponse`. */
+        WsSyncRequest: {
+            /** @constant */
+            type: "request";
+            id: components["schemas"]["WsRequestId"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "sync";
+            path?: components["schemas"]["ZnodePath"];
+        };
+        /** @description As `GET /znodes/{path}?acl=true` (sets no watch). Result: `ZnodeAcl`. */
+        WsGetAclRequest: {
+            /** @constant */
+            type: "request";
+            id: components["schemas"]["WsRequestId"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "getAcl";
+            path: components["schemas"]["ZnodePath"];
+        };
+        /** @description As `PUT /znodes/{path}?acl=true`. Result: `ZnodeAcl`. */
+        WsSetAclRequest: {
+            /** @constant */
+            type: "request";
+            id: components["schemas"]["WsRequestId"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "setAcl";
+            path: components["schemas"]["ZnodePath"];
+            acl: components["schemas"]["AclList"];
+            /** @description The expected ACL version (`stat.aversion`); -1 (the default) matches any. */
+            aversion?: components["schemas"]["ExpectedVersion"];
+            /** @description Same as `aversion` (API.md's name), used when `aversion` is absent. */
+            version?: components["schemas"]["ExpectedVersion"];
+        };
+        /** @description ZooKeeper's `addWatch`: a watch that stays until removed or the connection goes. The node need not exist and no permission is checked (a recursive watch names changed nodes whatever their ACLs). Result: `WsEmptyResult`. */
+        WsAddWatchRequest: {
+            /** @constant */
+            type: "request";
+            id: components["schemas"]["WsRequestId"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "addWatch";
+            path: components["schemas"]["ZnodePath"];
+            mode: components["schemas"]["PersistentWatchMode"];
+        };
+        /** @description ZooKeeper's `removeWatches` for this session; 404 NoWatcher when it has no such watch on the path. Result: `WsEmptyResult`. */
+        WsRemoveWatchesRequest: {
+            /** @constant */
+            type: "request";
+            id: components["schemas"]["WsRequestId"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "removeWatches";
+            path: components["schemas"]["ZnodePath"];
+            kind?: components["schemas"]["RemoveWatchKind"];
+        };
+        /**
+         * @description A frame the server sends on `GET /ws`, discriminated by `type` (a constant in
+         *     each member) and, for a `response`, by `ok` (`WsResponseOk` or
+         *     `WsResponseError`).
+         */
+        WsServerMessage: components["schemas"]["WsConnected"] | components["schemas"]["WsResponseOk"] | components["schemas"]["WsResponseError"] | components["schemas"]["WsEvent"] | components["schemas"]["WsState"] | components["schemas"]["WsError"] | components["schemas"]["WsPong"];
+        /** @description The answer to `connect`. */
+        WsConnected: {
+            /** @constant */
+            type: "connected";
+            sessionId: components["schemas"]["SessionId"];
+            /** @description The negotiated session timeout in ms. */
+            timeoutMs: number;
+            /** @description This server's id (`--id`). */
+            serverId: number;
+            /** @description The last zxid this server has applied. */
+            zxid: components["schemas"]["Zxid"];
+        };
+        /** @description A request succeeded. */
+        WsResponseOk: {
+            /** @constant */
+            type: "response";
+            id: components["schemas"]["WsRequestId"];
+            /** @constant */
+            ok: true;
+            result: components["schemas"]["WsResult"];
+        };
+        /**
+         * @description The result of a request, by its `op`: `create` `ZnodeCreated`, `get`
+         *     `ZnodeData`, `children` `ZnodeChildren`, `exists` `WsExistsResult`, `set`
+         *     `ZnodeSet`, `delete`, `addWatch` and `removeWatches` `WsEmptyResult`,
+         *     `multi` `MultiResponse`, `sync` `SyncResponse`, `getAcl` and `setAcl`
+         *     `ZnodeAcl`. (The response does not repeat the op; the client knows it by `id`.)
+         */
+        WsResult: components["schemas"]["ZnodeCreated"] | components["schemas"]["ZnodeData"] | components["schemas"]["ZnodeChildren"] | components["schemas"]["WsExistsResult"] | components["schemas"]["ZnodeSet"] | components["schemas"]["WsEmptyResult"] | components["schemas"]["MultiResponse"] | components["schemas"]["SyncResponse"] | components["schemas"]["ZnodeAcl"];
+        WsExistsResult: {
+            /** @description The node's Stat, or null when it does not exist. */
+            stat: components["schemas"]["Stat"] | null;
+        };
+        /** @description `{}`: done, nothing to report. */
+        WsEmptyResult: Record<string, never>;
+        /**
+         * @description A request failed; nothing was applied. `error.code` is one of `ErrorCode`, as
+         *     over REST. A failed `multi` adds `failedOp` and `results` as in `MultiFailure`.
+         */
+        WsResponseError: {
+            /** @constant */
+            type: "response";
+            id: components["schemas"]["WsRequestId"];
+            /** @constant */
+            ok: false;
+            error: components["schemas"]["ErrorDetail"];
+            /** @description Index of the multi operation that failed. */
+            failedOp?: number;
+            /** @description One outcome per multi operation. */
+            results?: components["schemas"]["MultiOpOutcome"][];
+        };
+        /**
+         * @description A watch fired (also the `data` of a Server-Sent Event).
+         * @example {
+         *       "type": "event",
+         *       "event": "NodeDataChanged",
+         *       "path": "/app",
+         *       "zxid": 4294967298
+         *     }
+         */
+        WsEvent: {
+            /** @constant */
+            type: "event";
+            event: components["schemas"]["WatchEventType"];
+            path: components["schemas"]["ZnodePath"];
+            /** @description The transaction that made the change. */
+            zxid: components["schemas"]["Zxid"];
+        };
+        /** @description The session ended (it expired, or was closed); the server closes the socket with 4000 next. */
+        WsState: {
+            /** @constant */
+            type: "state";
+            /** @enum {string} */
+            state: "Expired" | "Closed";
+        };
+        /**
+         * @description A protocol error, or a refused `connect`; the server closes the socket with
+         *     1008 next. `code` is an `ErrorCode` (BadArguments for a malformed frame,
+         *     AuthFailed, or the code a new session failed with) or `StaleServer`.
+         */
+        WsError: {
+            /** @constant */
+            type: "error";
+            code: components["schemas"]["ErrorCode"] | "StaleServer";
+            /** @description For people; do not parse it. */
+            message: string;
+        };
+        /** @description The answer to `ping`. */
+        WsPong: {
+            /** @constant */
+            type: "pong";
+        };
+        /** @description The `data:` of a `GET /watch/{path}` event: a change (`WsEvent`, with `event:` its type), or the error that ends the stream (`SseError`, with `event: error`). */
+        SseEventData: components["schemas"]["WsEvent"] | components["schemas"]["SseError"];
+        /** @description The stream ends after this event. */
+        SseError: {
+            /** @constant */
+            type: "error";
+            /** @enum {string} */
+            code: "Compacted" | "SlowConsumer";
+            /** @description For people; do not parse it. */
+            message: string;
+        };
     };
     responses: {
+        /**
+         * @description The stream of changes, open until the client goes away (or an `event: error`
+         *     ends it). Each event's `data` is an `SseEventData`: a `WsEvent`, or an
+         *     `SseError` on `event: error`.
+         */
+        EventStream: {
+            headers: {
+                "Zoogate-Zxid": components["headers"]["Zoogate-Zxid"];
+                "Cache-Control": "no-cache";
+                [name: string]: unknown;
+            };
+            content: {
+                "text/event-stream": string;
+            };
+        };
         /**
          * @description The data (`ZnodeData`), children (`ZnodeChildren`, with `children=true`) or
          *     ACL (`ZnodeAcl`, with `acl=true`) of the node. With
@@ -1343,6 +1887,12 @@ export interface components {
         AclHeader: string;
         /** @description The session id as `POST /sessions` returned it. */
         SessionId: string;
+        /** @description Stream NodeCreated, NodeDeleted and NodeDataChanged at or under the path (a persistent recursive watch) rather than every change of the path itself. */
+        WatchRecursive: boolean;
+        /** @description Resume after this zxid, for clients that cannot set `Last-Event-ID` (which wins when both are sent). */
+        LastEventIdQuery: components["schemas"]["Zxid"];
+        /** @description Resume after this zxid (the last `id:` the client received); browsers send it when they reconnect. Up to 16 digits; anything else is 400 BadArguments. */
+        LastEventIdHeader: components["schemas"]["Zxid"];
     };
     requestBodies: {
         /** @description The node's data as raw bytes, whatever the content type; empty or absent for none. At most 1,048,575 bytes, else 413 PayloadTooLarge. */
@@ -1929,35 +2479,6 @@ export interface operations {
             503: components["responses"]["HeadServiceUnavailable"];
         };
     };
-    patchZnode: {
-        parameters: {
-            query?: never;
-            header?: {
-                /**
-                 * @description Answer only once this server has applied this zxid. The server waits a
-                 *     bounded time (`--min-zxid-wait-ms`, default 2 s), then answers 503 NoQuorum
-                 *     so the client can try another server. Send the highest `Zoogate-Zxid` seen,
-                 *     and a client that moves between servers never reads older state than it has
-                 *     seen.
-                 */
-                "Zoogate-Min-Zxid"?: components["parameters"]["MinZxid"];
-            };
-            path: {
-                /**
-                 * @description The znode path without its leading slash (`app/config` for `/app/config`).
-                 *     Percent-decoded as a whole, so `/` may be sent as `%2F`. For a sequential
-                 *     create it is the prefix and may end in `/` (`q/`). Empty means the root.
-                 * @example app/config
-                 */
-                path: components["parameters"]["ZnodePath"];
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            501: components["responses"]["NotImplemented"];
-        };
-    };
     multi: {
         parameters: {
             query?: {
@@ -2214,62 +2735,31 @@ export interface operations {
     health: {
         parameters: {
             query?: never;
-            header?: {
-                /**
-                 * @description Answer only once this server has applied this zxid. The server waits a
-                 *     bounded time (`--min-zxid-wait-ms`, default 2 s), then answers 503 NoQuorum
-                 *     so the client can try another server. Send the highest `Zoogate-Zxid` seen,
-                 *     and a client that moves between servers never reads older state than it has
-                 *     seen.
-                 */
-                "Zoogate-Min-Zxid"?: components["parameters"]["MinZxid"];
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
             200: components["responses"]["Imok"];
-            400: components["responses"]["BadRequest"];
-            503: components["responses"]["ServiceUnavailable"];
         };
     };
     healthHead: {
         parameters: {
             query?: never;
-            header?: {
-                /**
-                 * @description Answer only once this server has applied this zxid. The server waits a
-                 *     bounded time (`--min-zxid-wait-ms`, default 2 s), then answers 503 NoQuorum
-                 *     so the client can try another server. Send the highest `Zoogate-Zxid` seen,
-                 *     and a client that moves between servers never reads older state than it has
-                 *     seen.
-                 */
-                "Zoogate-Min-Zxid"?: components["parameters"]["MinZxid"];
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
             200: components["responses"]["ImokHead"];
-            400: components["responses"]["HeadBadRequest"];
-            503: components["responses"]["HeadServiceUnavailable"];
         };
     };
     ready: {
         parameters: {
             query?: never;
-            header?: {
-                /**
-                 * @description Answer only once this server has applied this zxid. The server waits a
-                 *     bounded time (`--min-zxid-wait-ms`, default 2 s), then answers 503 NoQuorum
-                 *     so the client can try another server. Send the highest `Zoogate-Zxid` seen,
-                 *     and a client that moves between servers never reads older state than it has
-                 *     seen.
-                 */
-                "Zoogate-Min-Zxid"?: components["parameters"]["MinZxid"];
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -2285,23 +2775,13 @@ export interface operations {
                     "application/json": components["schemas"]["Ready"];
                 };
             };
-            400: components["responses"]["BadRequest"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
     readyHead: {
         parameters: {
             query?: never;
-            header?: {
-                /**
-                 * @description Answer only once this server has applied this zxid. The server waits a
-                 *     bounded time (`--min-zxid-wait-ms`, default 2 s), then answers 503 NoQuorum
-                 *     so the client can try another server. Send the highest `Zoogate-Zxid` seen,
-                 *     and a client that moves between servers never reads older state than it has
-                 *     seen.
-                 */
-                "Zoogate-Min-Zxid"?: components["parameters"]["MinZxid"];
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -2315,23 +2795,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            400: components["responses"]["HeadBadRequest"];
             503: components["responses"]["HeadServiceUnavailable"];
         };
     };
     cluster: {
         parameters: {
             query?: never;
-            header?: {
-                /**
-                 * @description Answer only once this server has applied this zxid. The server waits a
-                 *     bounded time (`--min-zxid-wait-ms`, default 2 s), then answers 503 NoQuorum
-                 *     so the client can try another server. Send the highest `Zoogate-Zxid` seen,
-                 *     and a client that moves between servers never reads older state than it has
-                 *     seen.
-                 */
-                "Zoogate-Min-Zxid"?: components["parameters"]["MinZxid"];
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -2348,22 +2818,12 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
-            503: components["responses"]["ServiceUnavailable"];
         };
     };
     openapi: {
         parameters: {
             query?: never;
-            header?: {
-                /**
-                 * @description Answer only once this server has applied this zxid. The server waits a
-                 *     bounded time (`--min-zxid-wait-ms`, default 2 s), then answers 503 NoQuorum
-                 *     so the client can try another server. Send the highest `Zoogate-Zxid` seen,
-                 *     and a client that moves between servers never reads older state than it has
-                 *     seen.
-                 */
-                "Zoogate-Min-Zxid"?: components["parameters"]["MinZxid"];
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -2379,6 +2839,129 @@ export interface operations {
                     "application/yaml": string;
                 };
             };
+        };
+    };
+    openWebSocket: {
+        parameters: {
+            query?: never;
+            header: {
+                Upgrade: "websocket";
+                Connection: "Upgrade";
+                /** @description 16 random bytes in base64 (RFC 6455). */
+                "Sec-WebSocket-Key": string;
+                "Sec-WebSocket-Version": 13 | 8;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description Switching to the WebSocket protocol; from here on, frames as described above
+             *     (`WsClientMessage` from the client, `WsServerMessage` from the server). This
+             *     response carries no `Zoogate-Zxid`: the `connected` frame has the zxid.
+             */
+            101: {
+                headers: {
+                    Upgrade: "websocket";
+                    Connection: "Upgrade";
+                    "Sec-WebSocket-Accept": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description A malformed handshake (an invalid `Sec-WebSocket-Key`, an unsupported
+             *     `Sec-WebSocket-Version`), refused by the WebSocket layer before ZooGate
+             *     sees it: a short text reason, `Connection: close`, no `Zoogate-Zxid`.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /**
+             * @description A GET without `Upgrade: websocket` is not a WebSocket handshake and is
+             *     answered as an unknown endpoint: 404 NoNode with the JSON error body.
+             */
+            404: {
+                headers: {
+                    "Zoogate-Zxid": components["headers"]["Zoogate-Zxid"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+        };
+    };
+    watchRoot: {
+        parameters: {
+            query?: {
+                /** @description Stream NodeCreated, NodeDeleted and NodeDataChanged at or under the path (a persistent recursive watch) rather than every change of the path itself. */
+                recursive?: components["parameters"]["WatchRecursive"];
+                /** @description Resume after this zxid, for clients that cannot set `Last-Event-ID` (which wins when both are sent). */
+                lastEventId?: components["parameters"]["LastEventIdQuery"];
+            };
+            header?: {
+                /**
+                 * @description Answer only once this server has applied this zxid. The server waits a
+                 *     bounded time (`--min-zxid-wait-ms`, default 2 s), then answers 503 NoQuorum
+                 *     so the client can try another server. Send the highest `Zoogate-Zxid` seen,
+                 *     and a client that moves between servers never reads older state than it has
+                 *     seen.
+                 */
+                "Zoogate-Min-Zxid"?: components["parameters"]["MinZxid"];
+                /** @description Resume after this zxid (the last `id:` the client received); browsers send it when they reconnect. Up to 16 digits; anything else is 400 BadArguments. */
+                "Last-Event-ID"?: components["parameters"]["LastEventIdHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["EventStream"];
+            400: components["responses"]["BadRequest"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    watchZnode: {
+        parameters: {
+            query?: {
+                /** @description Stream NodeCreated, NodeDeleted and NodeDataChanged at or under the path (a persistent recursive watch) rather than every change of the path itself. */
+                recursive?: components["parameters"]["WatchRecursive"];
+                /** @description Resume after this zxid, for clients that cannot set `Last-Event-ID` (which wins when both are sent). */
+                lastEventId?: components["parameters"]["LastEventIdQuery"];
+            };
+            header?: {
+                /**
+                 * @description Answer only once this server has applied this zxid. The server waits a
+                 *     bounded time (`--min-zxid-wait-ms`, default 2 s), then answers 503 NoQuorum
+                 *     so the client can try another server. Send the highest `Zoogate-Zxid` seen,
+                 *     and a client that moves between servers never reads older state than it has
+                 *     seen.
+                 */
+                "Zoogate-Min-Zxid"?: components["parameters"]["MinZxid"];
+                /** @description Resume after this zxid (the last `id:` the client received); browsers send it when they reconnect. Up to 16 digits; anything else is 400 BadArguments. */
+                "Last-Event-ID"?: components["parameters"]["LastEventIdHeader"];
+            };
+            path: {
+                /**
+                 * @description The znode path without its leading slash (`app/config` for `/app/config`).
+                 *     Percent-decoded as a whole, so `/` may be sent as `%2F`. For a sequential
+                 *     create it is the prefix and may end in `/` (`q/`). Empty means the root.
+                 * @example app/config
+                 */
+                path: components["parameters"]["ZnodePath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["EventStream"];
             400: components["responses"]["BadRequest"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -4,11 +4,14 @@
  * openapi-fetch), every operation and the error cases of API.md's table. Each
  * answer's status is asserted, its body and headers validated against the
  * spec, and its Zoogate-Zxid checked; the last test fails when an operation of
- * the spec was never exercised.
+ * the spec was never exercised. `GET /ws` (a WebSocket upgrade) and the
+ * Server-Sent Events of `GET /watch/…` are HTTP too and are exercised here at
+ * the HTTP level; their messages are checked in ws-schema.test.ts.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import createClient from 'openapi-fetch';
@@ -17,7 +20,9 @@ import { loadConfig, type ServerConfig } from '../../api/config.ts';
 import { startServer } from '../../api/start.ts';
 import type { RunningServer } from '../../api/app.ts';
 import { digestOf } from '../../api/http-util.ts';
-import { declaredStatuses, listOperations, OPENAPI_PATH, validateHeaders, validateResponse, validateSchema } from '../support/openapi-validator.ts';
+import {
+  declaredStatuses, listOperations, OPENAPI_PATH, spec, SseParser, type SseMessage, validateHeaders, validateResponse, validateSchema, validateSseEvent,
+} from '../support/openapi-validator.ts';
 
 type Stat = components['schemas']['Stat'];
 type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
@@ -32,6 +37,7 @@ interface Outcome {
 const dirs: string[] = [];
 const servers: RunningServer[] = [];
 let api: Client;
+let baseUrl: string;
 /** A server that throttles every write (maxOutstandingRequests 0), for 429. */
 let throttled: Client;
 /** Every `METHOD /template` exercised, with the statuses seen. */
@@ -47,6 +53,7 @@ async function start(overrides: Partial<ServerConfig>): Promise<Client> {
 
 before(async () => {
   api = await start({ minZxidWaitMs: 100 });
+  baseUrl = `http://127.0.0.1:${servers[0]!.port}`;
   throttled = await start({ maxOutstandingRequests: 0 });
 });
 
@@ -68,10 +75,91 @@ async function expect<R extends Outcome>(method: Method, template: string, statu
   assert.ok(zxidHeader !== null && /^\d+$/.test(zxidHeader), `${method} ${template} → ${status}: Zoogate-Zxid missing or not a zxid (${zxidHeader})`);
   validateHeaders(method, template, status, r.response.headers);
   validateResponse(method, template, status, body, r.response.headers.get('content-type'));
+  markExercised(method, template, status);
+  return Object.assign(r, { body, zxid: Number(zxidHeader) });
+}
+
+function markExercised(method: string, template: string, status: number): void {
   let seen = exercised.get(`${method} ${template}`);
   if (seen === undefined) exercised.set(`${method} ${template}`, (seen = new Set()));
   seen.add(status);
-  return Object.assign(r, { body, zxid: Number(zxidHeader) });
+}
+
+/** A request made with plain fetch (for what the generated client must not or cannot send), as an Outcome. */
+async function rawFetch(method: string, path: string, init: RequestInit = {}): Promise<Outcome> {
+  const response = await fetch(baseUrl + path, { ...init, method });
+  const text = await response.text();
+  const parsed = text === '' ? undefined : (response.headers.get('content-type') ?? '').startsWith('application/json') ? JSON.parse(text) as unknown : text;
+  return response.ok ? { response, data: parsed } : { response, error: parsed };
+}
+
+/**
+ * An open Server-Sent Events stream (a 200 from the generated client with
+ * parseAs: 'stream'), checked against the spec once it has been read: its
+ * headers, the text received as the declared text/event-stream body, and
+ * each event's data against SseEventData.
+ */
+async function expectStream(template: string, request: Promise<{ response: Response; data?: unknown; error?: unknown }>) {
+  const r = await request;
+  assert.equal(r.response.status, 200, `GET ${template}: expected 200, got ${r.response.status}: ${JSON.stringify(r.error)}`);
+  const zxid = Number(r.response.headers.get('zoogate-zxid'));
+  validateHeaders('GET', template, 200, r.response.headers);
+  const reader = (r.data as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  const parser = new SseParser();
+  const events: SseMessage[] = [];
+  let text = '';
+  let ended = false;
+  return {
+    zxid,
+    parser,
+    events,
+    /** Reads until `n` events have arrived in all (or the stream ends). */
+    async take(n: number, timeoutMs = 5000): Promise<SseMessage[]> {
+      const timer = setTimeout(() => void reader.cancel(), timeoutMs);
+      try {
+        while (events.length < n && !ended) {
+          const { value, done } = await reader.read();
+          if (done) { ended = true; break; }
+          const chunk = decoder.decode(value, { stream: true });
+          text += chunk;
+          for (const e of parser.push(chunk)) {
+            validateSseEvent(e.data, e.event);
+            events.push(e);
+          }
+        }
+      } finally {
+        clearTimeout(timer);
+      }
+      assert.ok(events.length >= n, `GET ${template}: expected ${n} events, got ${JSON.stringify(events)}`);
+      return events;
+    },
+    get ended() { return ended; },
+    async close(): Promise<void> {
+      await reader.cancel();
+      validateResponse('GET', template, 200, text, r.response.headers.get('content-type'));
+      markExercised('GET', template, 200);
+    },
+  };
+}
+
+/** A WebSocket handshake (or an attempt) on GET /ws with node:http, which reports a 101 as 'upgrade'. */
+function upgradeRequest(headers: Record<string, string>): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${baseUrl}/ws`, { headers });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve({ status: res.statusCode!, headers: res.headers, body: '' });
+    });
+    req.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** Options for a request whose body is raw data bytes (not JSON). */
@@ -468,16 +556,108 @@ test('sync and Zoogate-Min-Zxid', async () => {
   assert.equal(errorCode(ahead.body), 'NoQuorum');
   assert.equal(ahead.response.headers.get('retry-after'), '1');
   await expect('HEAD', '/znodes/{path}', 503, api.HEAD('/znodes/{path}', { params: { ...p('conf'), header: { 'Zoogate-Min-Zxid': at + 1000 } } }));
-  await expect('GET', '/health', 503, api.GET('/health', { params: { header: { 'Zoogate-Min-Zxid': at + 1000 } } }));
-  const malformed = await expect('GET', '/cluster', 400, api.GET('/cluster', { params: { header: { 'Zoogate-Min-Zxid': 'soon' as unknown as number } } }));
+  const malformed = await expect('GET', '/znodes/{path}', 400, api.GET('/znodes/{path}', { params: { ...p('conf'), header: { 'Zoogate-Min-Zxid': 'soon' as unknown as number } } }));
   assert.equal(errorCode(malformed.body), 'BadArguments');
-  await expect('HEAD', '/ready', 400, api.HEAD('/ready', { params: { header: { 'Zoogate-Min-Zxid': -1 } } }));
+  await expect('HEAD', '/znodes/{path}', 400, api.HEAD('/znodes/{path}', { params: { ...p('conf'), header: { 'Zoogate-Min-Zxid': -1 } } }));
+
+  // The operations endpoints declare no Zoogate-Min-Zxid and ignore one, ahead or malformed.
+  const h = await expect('GET', '/health', 200, api.GET('/health', { headers: { 'zoogate-min-zxid': String(at + 1000) }, parseAs: 'text' }));
+  assert.equal(h.body, 'imok');
+  await expect('HEAD', '/health', 200, api.HEAD('/health', { headers: { 'zoogate-min-zxid': 'soon' } }));
+  await expect('GET', '/cluster', 200, api.GET('/cluster', { headers: { 'zoogate-min-zxid': 'soon' } }));
+  await expect('HEAD', '/ready', 200, api.HEAD('/ready', { headers: { 'zoogate-min-zxid': '-1' } }));
+  await expect('GET', '/ready', 200, api.GET('/ready', { headers: { 'zoogate-min-zxid': String(at + 1000) } }));
+  await expect('GET', '/openapi.yaml', 200, api.GET('/openapi.yaml', { headers: { 'zoogate-min-zxid': String(at + 1000) }, parseAs: 'text' }));
+  const unknownParam = await expect('GET', '/cluster', 400, api.GET('/cluster', { params: { query: { verbose: 1 } as never } }));
+  assert.equal(errorCode(unknownParam.body), 'BadArguments');
 });
 
-test('unsupported methods are 501 with Allow', async () => {
-  const r = await expect('PATCH', '/znodes/{path}', 501, api.PATCH('/znodes/{path}', { params: p('conf') }));
-  assert.equal(errorCode(r.body), 'Unimplemented');
-  assert.deepEqual(r.response.headers.get('allow')?.split(/,\s*/).sort(), ['DELETE', 'GET', 'HEAD', 'POST', 'PUT']);
+test('unsupported methods are 501 with Allow (PATCH is not in the spec, so it is sent with plain fetch)', async () => {
+  // openapi.yaml declares no PATCH (a generated SDK must not grow a patchZnode); the 501 rule is in the path's description.
+  assert.deepEqual(listOperations().filter((op) => op.startsWith('PATCH ')), []);
+  const noPatch: paths['/znodes/{path}'] extends { patch?: never } ? true : false = true;
+  assert.equal(noPatch, true);
+  assert.match(String(spec.paths['/znodes/{path}']!.description), /501 Unimplemented/);
+
+  for (const [method, path, allow] of [
+    ['PATCH', '/znodes/conf', ['DELETE', 'GET', 'HEAD', 'POST', 'PUT']],
+    ['PATCH', '/znodes', ['DELETE', 'GET', 'HEAD', 'POST', 'PUT']],
+    ['GET', '/multi', ['POST']],
+    ['PUT', '/sessions', ['POST']],
+    ['POST', '/watch/conf', ['GET']],
+  ] as const) {
+    const r = await rawFetch(method, path);
+    assert.equal(r.response.status, 501, `${method} ${path}`);
+    assert.match(r.response.headers.get('zoogate-zxid') ?? '', /^\d+$/);
+    validateSchema('Error', r.error);
+    validateSchema('NotImplementedError', r.error);
+    assert.equal(errorCode(r.error), 'Unimplemented');
+    assert.deepEqual(r.response.headers.get('allow')?.split(/,\s*/).sort(), [...allow], `${method} ${path}`);
+  }
+});
+
+test('watch streams: GET /watch/{path} and GET /watch as Server-Sent Events', async () => {
+  const all = await expectStream('/watch/{path}', api.GET('/watch/{path}', { params: { ...p('sse'), query: { recursive: true } }, parseAs: 'stream' }));
+  const self = await expectStream('/watch/{path}', api.GET('/watch/{path}', { params: p('sse'), parseAs: 'stream' }));
+  const c = await expect('POST', '/znodes/{path}', 201, api.POST('/znodes/{path}', { params: p('sse'), body: '', ...raw() }));
+  const m = await expect('POST', '/multi', 200, api.POST('/multi', { body: { ops: [{ op: 'create', path: '/sse/a' }, { op: 'set', path: '/sse', data: 'x' }] } }));
+
+  const got = await all.take(3);
+  assert.deepEqual(got.map((e) => [e.event, JSON.parse(e.data).path]), [['NodeCreated', '/sse'], ['NodeCreated', '/sse/a'], ['NodeDataChanged', '/sse']]);
+  // id: the zxid, on the last event of each transaction only.
+  assert.deepEqual(got.map((e) => e.id), [String(c.zxid), undefined, String(m.zxid)]);
+  assert.ok(all.parser.comments.some((c) => c.startsWith('watching /sse')));
+  assert.equal(all.parser.retry, 1000);
+  // Without recursive: the node itself, NodeChildrenChanged included.
+  assert.deepEqual((await self.take(3)).map((e) => e.event), ['NodeCreated', 'NodeChildrenChanged', 'NodeDataChanged']);
+  await all.close();
+  await self.close();
+
+  // Resume after the create: the multi's events are replayed from the log.
+  const firstId = got[0]!.id!;
+  const resumed = await expectStream('/watch/{path}', api.GET('/watch/{path}', { params: { ...p('sse'), query: { recursive: true }, header: { 'Last-Event-ID': Number(firstId) } }, parseAs: 'stream' }));
+  assert.deepEqual((await resumed.take(2)).map((e) => e.data), got.slice(1).map((e) => e.data));
+  await resumed.close();
+  const byQuery = await expectStream('/watch/{path}', api.GET('/watch/{path}', { params: { ...p('sse'), query: { recursive: true, lastEventId: Number(firstId) } }, parseAs: 'stream' }));
+  assert.deepEqual((await byQuery.take(2)).map((e) => e.data), got.slice(1).map((e) => e.data));
+  await byQuery.close();
+
+  // The root form.
+  const root = await expectStream('/watch', api.GET('/watch', { parseAs: 'stream' }));
+  await expect('PUT', '/znodes', 200, api.PUT('/znodes', { body: 'root again', ...raw('text/plain') }));
+  const [ev] = await root.take(1);
+  assert.equal(ev!.event, 'NodeDataChanged');
+  assert.equal(JSON.parse(ev!.data).path, '/');
+  await root.close();
+
+  // Errors before the stream starts are the JSON error, as anywhere.
+  const unknown = await expect('GET', '/watch/{path}', 400, api.GET('/watch/{path}', { params: { ...p('sse'), query: { recursiv: true } as never } }));
+  assert.equal(errorCode(unknown.body), 'BadArguments');
+  const badId = await expect('GET', '/watch/{path}', 400, api.GET('/watch/{path}', { params: { ...p('sse'), header: { 'Last-Event-ID': 'yesterday' as unknown as number } } }));
+  assert.equal(errorCode(badId.body), 'BadArguments');
+  await expect('GET', '/watch/{path}', 400, api.GET('/watch/{path}', { params: p('a//b') }));
+  await expect('GET', '/watch', 400, api.GET('/watch', { params: { query: { recursive: 'maybe' as unknown as boolean } } }));
+  const ahead = await expect('GET', '/watch/{path}', 503, api.GET('/watch/{path}', { params: { ...p('sse'), header: { 'Zoogate-Min-Zxid': m.zxid + 1000 } } }));
+  assert.equal(errorCode(ahead.body), 'NoQuorum');
+  await expect('GET', '/watch', 503, api.GET('/watch', { params: { header: { 'Zoogate-Min-Zxid': m.zxid + 1000 } } }));
+});
+
+test('GET /ws: the WebSocket handshake (101), a malformed one (400), a plain GET (404)', async () => {
+  const key = Buffer.from('0123456789abcdef').toString('base64');
+  const ok = await upgradeRequest({ connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': key });
+  assert.equal(ok.status, 101);
+  validateHeaders('GET', '/ws', 101, ok.headers);
+  validateResponse('GET', '/ws', 101, ok.body);
+  markExercised('GET', '/ws', 101);
+
+  const bad = await upgradeRequest({ connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'short' });
+  assert.equal(bad.status, 400);
+  validateHeaders('GET', '/ws', 400, bad.headers);
+  validateResponse('GET', '/ws', 400, bad.body, bad.headers['content-type']);
+  markExercised('GET', '/ws', 400);
+
+  const plain = await expect('GET', '/ws', 404, rawFetch('GET', '/ws'));
+  assert.equal(errorCode(plain.body), 'NoNode');
 });
 
 test('throttling: 429 with Retry-After', async () => {

@@ -6,11 +6,17 @@
  * against its contentSchema). Schemas are compiled with Ajv for JSON Schema
  * 2020-12, the dialect of OpenAPI 3.1. Every mismatch throws with the
  * operation, the JSON pointer of each problem and the body.
+ *
+ * The WebSocket (`GET /ws`) and the Server-Sent Events stream (`GET /watch/…`)
+ * are not HTTP exchanges OpenAPI can describe frame by frame; their messages
+ * are the component schemas WsClientMessage, WsServerMessage and
+ * SseEventData, checked by validateWsMessage and validateSseEvent.
  */
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { parse } from 'yaml';
+import type { components } from '../../api/generated/openapi.ts';
 
 export const OPENAPI_PATH = new URL('../../openapi.yaml', import.meta.url);
 
@@ -245,4 +251,142 @@ export function validateSchema(name: string, value: unknown): void {
   if (spec.components.schemas[name] === undefined) throw new Error(`openapi.yaml has no schema ${name}`);
   const validate = compile(`schema ${name}`, { $ref: `${SCHEMA_REF}${name}` });
   if (!validate(value)) throw new Error(`value does not match ${name}:\n${describeErrors(validate.errors)}\nvalue: ${show(value)}`);
+}
+
+type Schemas = components['schemas'];
+
+/** Keys whose `const` tells the members of a message union apart. */
+const DISCRIMINATORS = ['type', 'op', 'ok'] as const;
+
+/**
+ * For a value that fails a `oneOf` union, the members it was meant to be (the
+ * ones whose `type`/`op`/`ok` constants it matches, following nested unions),
+ * so an error names the one schema that applies rather than every member.
+ */
+function intendedMembers(name: string, value: unknown): string[] {
+  const schema = spec.components.schemas[name] as { oneOf?: Array<{ $ref?: string }>; anyOf?: Array<{ $ref?: string }> } | undefined;
+  const members = (schema?.oneOf ?? schema?.anyOf)?.map((m) => m.$ref?.slice(SCHEMA_REF.length)).filter((m): m is string => m !== undefined);
+  if (members === undefined || members.length === 0) return [name];
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return [name];
+  const v = value as Record<string, unknown>;
+  const fits = (member: string): boolean => {
+    const m = spec.components.schemas[member] as { properties?: Record<string, { const?: unknown }>; oneOf?: unknown } | undefined;
+    if (m?.oneOf !== undefined) return intendedMembers(member, value).some((x) => x !== member);
+    return DISCRIMINATORS.every((k) => {
+      const c = m?.properties?.[k]?.const;
+      return c === undefined || v[k] === c;
+    });
+  };
+  const chosen = members.filter(fits);
+  if (chosen.length === 0) return [name];
+  return chosen.flatMap((m) => ((spec.components.schemas[m] as { oneOf?: unknown }).oneOf !== undefined ? intendedMembers(m, value) : [m]));
+}
+
+/** Validates `value` against a named union, explaining a failure with the member(s) it was meant to be. */
+function validateUnion(name: string, value: unknown, what: string): void {
+  const validate = compile(`schema ${name}`, { $ref: `${SCHEMA_REF}${name}` });
+  if (validate(value)) return;
+  const detail = intendedMembers(name, value)
+    .map((m) => {
+      if (m === name) {
+        const v = (value ?? {}) as Record<string, unknown>;
+        const keys = DISCRIMINATORS.filter((k) => typeof value === 'object' && value !== null && k in v).map((k) => `${k} ${JSON.stringify(v[k])}`);
+        const members = ((spec.components.schemas[name] as { oneOf?: Array<{ $ref: string }> }).oneOf ?? []).map((x) => x.$ref.slice(SCHEMA_REF.length));
+        return `  no member of ${name} (${members.join(', ')}) has ${keys.length > 0 ? keys.join(' and ') : 'this shape'}`;
+      }
+      const member = compile(`schema ${m}`, { $ref: `${SCHEMA_REF}${m}` });
+      return member(value) ? `  (matches ${m} but not ${name}: ${describeErrors(validate.errors).trim()})` : `  as ${m}:\n${describeErrors(member.errors)}`;
+    })
+    .join('\n');
+  throw new Error(`${what} does not match ${name} in openapi.yaml:\n${detail}\nvalue: ${show(value)}`);
+}
+
+function parseFrame(msg: unknown, what: string): unknown {
+  if (typeof msg === 'string' || msg instanceof Uint8Array) {
+    const text = typeof msg === 'string' ? msg : Buffer.from(msg).toString('utf8');
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new Error(`${what} is not JSON: ${show(text)}`);
+    }
+  }
+  return msg;
+}
+
+/**
+ * Throws unless `msg` (a parsed frame, or its JSON text) is a WebSocket message
+ * openapi.yaml allows in that direction: WsClientMessage for what a client
+ * sends, WsServerMessage for what the server sends. Returns it, typed.
+ */
+export function validateWsMessage(direction: 'client', msg: unknown): Schemas['WsClientMessage'];
+export function validateWsMessage(direction: 'server', msg: unknown): Schemas['WsServerMessage'];
+export function validateWsMessage(direction: 'client' | 'server', msg: unknown): Schemas['WsClientMessage'] | Schemas['WsServerMessage'] {
+  const what = `a ${direction} WebSocket message`;
+  const value = parseFrame(msg, what);
+  validateUnion(direction === 'client' ? 'WsClientMessage' : 'WsServerMessage', value, what);
+  return value as Schemas['WsClientMessage'] | Schemas['WsServerMessage'];
+}
+
+/**
+ * Throws unless `data` (the `data:` of one Server-Sent Event, as text or
+ * parsed) is an SseEventData, and, when the event's `event:` name is given,
+ * unless it agrees with the data (`event: NodeCreated` for a NodeCreated
+ * change, `event: error` for an error). Returns the data, typed.
+ */
+export function validateSseEvent(data: unknown, event?: string): Schemas['SseEventData'] {
+  const value = parseFrame(data, 'an SSE event\'s data');
+  validateUnion('SseEventData', value, 'an SSE event\'s data');
+  const d = value as Schemas['SseEventData'];
+  if (event !== undefined) {
+    const expected = d.type === 'event' ? d.event : 'error';
+    if (event !== expected) throw new Error(`an SSE event named ${JSON.stringify(event)} carries ${show(d)}; its name must be ${JSON.stringify(expected)}`);
+  }
+  return d;
+}
+
+/** One Server-Sent Event as received (fields per the HTML event-stream format). */
+export interface SseMessage {
+  /** The `id:` field, when the event has one. */
+  id?: string;
+  /** The `event:` field (`message` when absent). */
+  event: string;
+  data: string;
+}
+
+/**
+ * An incremental `text/event-stream` parser (HTML's "event stream
+ * interpretation"): push chunks, get complete events; comments and `retry:`
+ * are kept aside.
+ */
+export class SseParser {
+  private buffer = '';
+  readonly comments: string[] = [];
+  retry: number | null = null;
+
+  push(chunk: string): SseMessage[] {
+    this.buffer += chunk;
+    const out: SseMessage[] = [];
+    for (;;) {
+      const m = /\r\n\r\n|\n\n|\r\r/.exec(this.buffer);
+      if (m === null) return out;
+      const block = this.buffer.slice(0, m.index);
+      this.buffer = this.buffer.slice(m.index + m[0].length);
+      const ev: { id?: string; event?: string; data: string[] } = { data: [] };
+      for (const line of block.split(/\r\n|\n|\r/)) {
+        if (line.startsWith(':')) {
+          this.comments.push(line.slice(1).trim());
+          continue;
+        }
+        const i = line.indexOf(':');
+        const field = i < 0 ? line : line.slice(0, i);
+        let value = i < 0 ? '' : line.slice(i + 1);
+        if (value.startsWith(' ')) value = value.slice(1);
+        if (field === 'data') ev.data.push(value);
+        else if (field === 'event') ev.event = value;
+        else if (field === 'id') ev.id = value;
+        else if (field === 'retry' && /^\d+$/.test(value)) this.retry = Number(value);
+      }
+      if (ev.data.length > 0) out.push({ ...(ev.id !== undefined ? { id: ev.id } : {}), event: ev.event ?? 'message', data: ev.data.join('\n') });
+    }
+  }
 }
