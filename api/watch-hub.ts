@@ -1,4 +1,8 @@
+import { type AuthId, Perms } from '../core/acl.ts';
+import { canAccess } from '../core/auth.ts';
 import type { SessionId } from '../core/ids.ts';
+import { parentOf } from '../core/paths.ts';
+import type { DataTree } from '../core/tree/data-tree.ts';
 import type { Applied } from '../core/tree/apply-txn.ts';
 import type { WatchEvent } from '../core/tree/txn-events.ts';
 import { WatchManager } from '../core/watch/watch-manager.ts';
@@ -7,6 +11,8 @@ import type { ServerNode } from './server-node.ts';
 /** A session's live connection (its WebSocket): where its watch events and session state go. */
 export interface SessionChannel {
   readonly sessionId: SessionId;
+  /** Who the connection authenticated as, for the read checks on recursive watch events. */
+  readonly auth: readonly AuthId[];
   sendEvent(ev: WatchEvent): void;
   /** The session ended: tell the client, then close. */
   endSession(state: 'Expired' | 'Closed'): void;
@@ -70,9 +76,11 @@ export class WatchHub {
   private onApplied(a: Applied): void {
     if (a.events.length > 0) {
       if (this.watches.size > 0) {
-        for (const [sid, evs] of this.watches.trigger(a.events)) {
+        const below = new Set<WatchEvent>();
+        for (const [sid, evs] of this.watches.trigger(a.events, undefined, below)) {
           const ch = this.channels.get(sid);
-          if (ch !== undefined) for (const e of evs) ch.sendEvent(e);
+          if (ch === undefined) continue;
+          for (const e of evs) if (!below.has(e) || mayListParent(this.node.tree, e.path, ch.auth)) ch.sendEvent(e);
         }
       }
       for (const s of this.streams) s.offer(a.events);
@@ -87,4 +95,19 @@ export class WatchHub {
       }
     }
   }
+}
+
+/**
+ * Whether a watcher may learn of a change at `path` through a watch above it:
+ * it must be able to list the parent (READ), judged on the nearest ancestor
+ * that still exists (a recursive delete takes parents along).
+ */
+export function mayListParent(tree: DataTree, path: string, auth: readonly AuthId[]): boolean {
+  let p = parentOf(path);
+  let node = tree.get(p);
+  while (node === undefined && p !== '/') {
+    p = parentOf(p);
+    node = tree.get(p);
+  }
+  return node === undefined || canAccess(node.acl, Perms.READ, auth);
 }

@@ -18,6 +18,10 @@ export interface LogStore {
   firstZxid(): Zxid | null;
   /** Transactions with zxid > afterZxid, ascending, at most `limit`. */
   readAfter(afterZxid: Zxid, limit: number): LoggedTxn[];
+  /** Whether the log holds a transaction with exactly this zxid. */
+  has(zxid: Zxid): boolean;
+  /** The highest zxid stored that is at most `zxid`, or null. */
+  lastZxidAtOrBefore(zxid: Zxid): Zxid | null;
   /** Drops every transaction above zxid (ZAB's TRUNC). */
   truncateAfter(zxid: Zxid): void;
   /** Drops every transaction at or below zxid (after a snapshot covers them). */
@@ -55,7 +59,11 @@ export interface SnapshotStore {
 
 export interface SnapshotWriter {
   writeChunk(chunk: Uint8Array): void;
-  /** Durable when it returns. */
-  finish(nodeCount: number): SnapshotMeta;
+  /**
+   * Durable when it returns. With `replaceHistory` (a snapshot received from the
+   * leader, ZAB's SNAP), in the same atomic step every other snapshot and every
+   * log entry go, and the log continues from this snapshot's zxid.
+   */
+  finish(nodeCount: number, opts?: { replaceHistory?: boolean }): SnapshotMeta;
   abort(): void;
 }

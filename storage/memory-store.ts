@@ -28,6 +28,14 @@ export class MemoryStore implements LogStore, EpochStore, SnapshotStore {
   readAfter(afterZxid: Zxid, limit: number): LoggedTxn[] {
     return this.log.filter((t) => t.zxid > afterZxid).slice(0, limit);
   }
+  has(zxid: Zxid): boolean {
+    return this.log.some((t) => t.zxid === zxid);
+  }
+  lastZxidAtOrBefore(zxid: Zxid): Zxid | null {
+    let best: Zxid | null = null;
+    for (const t of this.log) if (t.zxid <= zxid) best = t.zxid;
+    return best;
+  }
   truncateAfter(zxid: Zxid): void {
     this.log = this.log.filter((t) => t.zxid <= zxid);
   }
@@ -49,10 +57,15 @@ export class MemoryStore implements LogStore, EpochStore, SnapshotStore {
         invariant(open, 'snapshot writer closed');
         chunks.push(c.slice());
       },
-      finish: (nodeCount) => {
+      finish: (nodeCount, opts) => {
         invariant(open, 'snapshot writer closed');
         open = false;
         const meta = { id: this.nextSnapId++, zxid, nodeCount, bytes: chunks.reduce((a, c) => a + c.length, 0), createdMs };
+        if (opts?.replaceHistory) {
+          this.snaps = [];
+          this.log = [];
+          this.purgedUpTo = zxid;
+        }
         this.snaps.push({ ...meta, chunks });
         return meta;
       },

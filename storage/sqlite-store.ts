@@ -34,6 +34,8 @@ export class SqliteStore implements LogStore, EpochStore, SnapshotStore {
       minZxid: this.db.prepare('SELECT min(zxid) AS z FROM txnlog').pluck(),
       readAfter: this.db.prepare('SELECT body FROM txnlog WHERE zxid > ? ORDER BY zxid LIMIT ?').pluck(),
       truncate: this.db.prepare('DELETE FROM txnlog WHERE zxid > ?'),
+      has: this.db.prepare('SELECT 1 FROM txnlog WHERE zxid = ?').pluck(),
+      atOrBefore: this.db.prepare('SELECT max(zxid) FROM txnlog WHERE zxid <= ?').pluck(),
       purge: this.db.prepare('DELETE FROM txnlog WHERE zxid <= ?'),
       getMeta: this.db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
@@ -102,6 +104,14 @@ export class SqliteStore implements LogStore, EpochStore, SnapshotStore {
     return (this.stmts.readAfter.all(afterZxid, limit) as Buffer[]).map((b) => decodeLoggedTxn(b));
   }
 
+  has(zxid: Zxid): boolean {
+    return this.stmts.has.get(zxid) !== undefined;
+  }
+
+  lastZxidAtOrBefore(zxid: Zxid): Zxid | null {
+    return (this.stmts.atOrBefore.get(zxid) as number | null) ?? null;
+  }
+
   truncateAfter(zxid: Zxid): void {
     this.stmts.truncate.run(zxid);
     this.cachedLastZxid = this.computeLastZxid();
@@ -145,10 +155,21 @@ export class SqliteStore implements LogStore, EpochStore, SnapshotStore {
         this.stmts.addChunk.run(id, seq++, chunk);
         bytes += chunk.length;
       },
-      finish: (nodeCount) => {
+      finish: (nodeCount, opts) => {
         invariant(open, 'snapshot writer closed');
         open = false;
-        this.stmts.finishSnap.run(nodeCount, bytes, id);
+        this.db.transaction(() => {
+          this.stmts.finishSnap.run(nodeCount, bytes, id);
+          if (opts?.replaceHistory) {
+            for (const other of this.db.prepare('SELECT id FROM snapshots WHERE id != ?').pluck().all(id) as number[]) {
+              this.stmts.delChunks.run(other);
+              this.stmts.delSnap.run(other);
+            }
+            this.stmts.truncate.run(-1);
+            this.stmts.setMeta.run('purged_up_to', zxid);
+          }
+        })();
+        if (opts?.replaceHistory) this.cachedLastZxid = zxid;
         return { id, zxid, nodeCount, bytes, createdMs };
       },
       abort: () => {

@@ -4,6 +4,7 @@ import { isAtOrUnder, validatePath } from '../../core/paths.ts';
 import { eventsOfTxn, type WatchEvent } from '../../core/tree/txn-events.ts';
 import { isSuccessor } from '../../storage/restore.ts';
 import type { Exchange } from '../exchange.ts';
+import { mayListParent } from '../watch-hub.ts';
 import { boolParam, checkQuery } from '../http-util.ts';
 
 const KEEPALIVE_MS = 15_000;
@@ -31,8 +32,10 @@ export async function watchSse(x: Exchange, path: string): Promise<void> {
     if (!/^\d{1,16}$/.test(s)) throw new ZkError('BadArguments', 'Last-Event-ID must be a zxid');
     after = Number(s);
   }
+  const auth = x.auth;
+  // Changes below the watched path are told only to those who may list their parent (CVE-2024-23944).
   const matches = recursive
-    ? (e: WatchEvent) => e.type !== 'NodeChildrenChanged' && isAtOrUnder(e.path, path)
+    ? (e: WatchEvent) => e.type !== 'NodeChildrenChanged' && isAtOrUnder(e.path, path) && (e.path === path || mayListParent(x.node.tree, e.path, auth))
     : (e: WatchEvent) => e.path === path;
   const { res, node, hub, cfg } = x;
   res.writeHead(200, {

@@ -44,7 +44,7 @@ export class WsConnection implements SessionChannel {
   sessionId: SessionId = '';
   private state: 'new' | 'connecting' | 'open' | 'closed' = 'new';
   private readonly queue: Pending[] = [];
-  private readonly auth: AuthId[];
+  readonly auth: AuthId[];
   private lastSeen = Date.now();
   private heartbeat: NodeJS.Timeout | null = null;
   private timeoutMs = 0;
@@ -177,6 +177,7 @@ export class WsConnection implements SessionChannel {
     const { sessionId, timeoutMs, lastZxid, watches } = msg;
     let regs: Registration[];
     try {
+      checkFields(msg, ['type', 'sessionId', 'timeoutMs', 'lastZxid', 'watches'], 'connect');
       regs = parseWatches(watches);
       if (lastZxid !== undefined && (typeof lastZxid !== 'number' || !Number.isSafeInteger(lastZxid) || lastZxid < 0)) throw new ZkError('BadArguments', 'lastZxid must be a zxid');
       if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs <= 0)) throw new ZkError('BadArguments', 'timeoutMs must be a positive integer');
@@ -184,7 +185,12 @@ export class WsConnection implements SessionChannel {
     } catch (e) {
       return this.fail('BadArguments', (e as Error).message);
     }
+    // ZooKeeper refuses a client that has seen more than this server has applied, new session or not.
+    if (typeof lastZxid === 'number' && lastZxid > this.node.lastZxid) {
+      return this.fail('StaleServer', `this server is at zxid ${this.node.lastZxid}, behind the client's ${lastZxid}; try another server`);
+    }
     if (sessionId === undefined) {
+      if (regs.length > 0) return this.fail('BadArguments', 'watches are re-registered when resuming a session (with sessionId)');
       const id = randomBytes(8).toString('hex');
       const t = this.node.sessionTimeout((timeoutMs as number | undefined) ?? null);
       this.node.submitWith({ op: 'createSession', sessionId: id, timeoutMs: t }, { sessionId: null, auth: this.auth }, (err) => {
@@ -197,10 +203,6 @@ export class WsConnection implements SessionChannel {
     if (session === undefined || !this.node.touchSession(sessionId)) {
       this.send({ type: 'state', state: 'Expired' });
       return this.close(CLOSE_SESSION_ENDED, 'session expired');
-    }
-    // ZooKeeper refuses a client that has seen more than this server has applied.
-    if (typeof lastZxid === 'number' && lastZxid > this.node.lastZxid) {
-      return this.fail('StaleServer', `this server is at zxid ${this.node.lastZxid}, behind the client's ${lastZxid}; try another server`);
     }
     this.opened(sessionId, session.timeoutMs, regs, typeof lastZxid === 'number' ? lastZxid : this.node.lastZxid);
   }
@@ -244,6 +246,7 @@ export class WsConnection implements SessionChannel {
     const entry: Pending = { id };
     this.queue.push(entry);
     try {
+      checkFields(msg, ['type', 'id', 'op', ...(OP_FIELDS[String(msg.op)] ?? [])], `op ${JSON.stringify(msg.op)}`);
       const write = this.toWrite(msg);
       if (write === null) {
         entry.run = () => this.read(msg);
@@ -334,6 +337,9 @@ export class WsConnection implements SessionChannel {
         const path = str(msg.path, 'path');
         const data = decodeJsonData(msg, 'create');
         if (data.length > this.cfg.maxDataBytes) throw new ZkError('PayloadTooLarge', `data exceeds ${this.cfg.maxDataBytes} bytes`);
+        if (msg.acl !== undefined && typeof msg.acl !== 'string' && !Array.isArray(msg.acl)) {
+          throw new ZkError('InvalidACL', 'acl is a list of {"scheme","id","perms"} or a "scheme:id:perms,…" string');
+        }
         const req = buildCreate(path, { mode: msg.mode, ttl: msg.ttl, parents: bool(msg.parents, 'parents'), acl: (msg.acl as string | unknown[] | undefined) ?? null, data });
         return {
           req,
@@ -374,6 +380,26 @@ export class WsConnection implements SessionChannel {
         return null;
     }
   }
+}
+
+/** The fields each op takes besides type, id and op: anything else is refused, as REST refuses unknown parameters. */
+const OP_FIELDS: Record<string, readonly string[]> = {
+  create: ['path', 'data', 'encoding', 'mode', 'ttl', 'acl', 'parents'],
+  get: ['path', 'watch', 'encoding'],
+  children: ['path', 'watch'],
+  exists: ['path', 'watch'],
+  set: ['path', 'data', 'encoding', 'version'],
+  delete: ['path', 'version', 'recursive'],
+  multi: ['ops'],
+  sync: ['path'],
+  getAcl: ['path'],
+  setAcl: ['path', 'acl', 'aversion', 'version'],
+  addWatch: ['path', 'mode'],
+  removeWatches: ['path', 'kind'],
+};
+
+function checkFields(msg: Json, allowed: readonly string[], what: string): void {
+  for (const k of Object.keys(msg)) if (!allowed.includes(k)) throw new ZkError('BadArguments', `${what}: unknown field ${JSON.stringify(k)}`);
 }
 
 function str(v: unknown, name: string): string {

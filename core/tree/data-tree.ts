@@ -23,6 +23,12 @@ export interface NodeImage {
   aversion: number;
 }
 
+export interface SnapshotImages {
+  readonly zxid: Zxid;
+  readonly generation: number;
+  readonly images: Map<ZNode, NodeImage>;
+}
+
 export interface RestoredNode extends NodeImage {
   czxid: number;
   ctime: number;
@@ -38,17 +44,18 @@ export interface RestoredNode extends NodeImage {
  * and zxids come from the transactions.
  */
 export class DataTree {
-  readonly root: ZNode;
-  readonly sessions = new Map<SessionId, SessionInfo>();
+  root: ZNode;
+  sessions = new Map<SessionId, SessionInfo>();
   /** Paths of container and TTL nodes: the candidates the leader checks for removal (DataTree.containers/ttls). */
-  readonly containers = new Set<string>();
-  readonly ttls = new Set<string>();
-  readonly acls = new AclCache();
+  containers = new Set<string>();
+  ttls = new Set<string>();
+  acls = new AclCache();
   lastProcessedZxid: Zxid = 0;
   nodeCount = 0;
-  /** Set while a snapshot is being written: images of nodes as they were at its zxid. */
-  private images: Map<ZNode, NodeImage> | null = null;
-  private imagesZxid: Zxid = 0;
+  /** Bumped when the whole tree is replaced (reload after TRUNC, SNAP from the leader). */
+  generation = 0;
+  /** Snapshots being written: images of nodes as they were at each one's zxid. */
+  private snapshots: SnapshotImages[] = [];
 
   constructor() {
     this.root = new ZNode('', null, EMPTY_DATA, OPEN_ACL_UNSAFE, 0, 0, null, NodeKind.PERSISTENT, 0);
@@ -195,10 +202,9 @@ export class DataTree {
    * node as it was before its first change. The writer reads imageOf(node), so
    * the snapshot is exactly the state at this zxid however long writing takes.
    */
-  beginSnapshot(): ZNode[] {
-    invariant(this.images === null, 'a snapshot is already in progress');
-    this.images = new Map();
-    this.imagesZxid = this.lastProcessedZxid;
+  beginSnapshot(): { nodes: ZNode[]; handle: SnapshotImages } {
+    const handle: SnapshotImages = { zxid: this.lastProcessedZxid, generation: this.generation, images: new Map() };
+    this.snapshots.push(handle);
     const nodes: ZNode[] = [];
     const stack: ZNode[] = [this.root];
     while (stack.length > 0) {
@@ -206,24 +212,41 @@ export class DataTree {
       nodes.push(n);
       if (n.children !== null) for (const c of n.children.values()) stack.push(c);
     }
-    return nodes;
+    return { nodes, handle };
   }
 
-  imageOf(node: ZNode): NodeImage {
-    return this.images?.get(node) ?? node;
+  imageOf(node: ZNode, handle: SnapshotImages): NodeImage {
+    return handle.images.get(node) ?? node;
   }
 
-  endSnapshot(): void {
-    this.images = null;
+  endSnapshot(handle: SnapshotImages): void {
+    this.snapshots = this.snapshots.filter((s) => s !== handle);
   }
 
   private preserve(node: ZNode): void {
-    const images = this.images;
-    // Nodes created after the snapshot's zxid are not in it and need no image.
-    if (images === null || node.czxid > this.imagesZxid || images.has(node)) return;
-    images.set(node, {
-      data: node.data, acl: node.acl, mzxid: node.mzxid, pzxid: node.pzxid, mtime: node.mtime,
-      version: node.version, cversion: node.cversion, aversion: node.aversion,
-    });
+    for (const s of this.snapshots) {
+      // Nodes created after the snapshot's zxid are not in it and need no image.
+      if (node.czxid > s.zxid || s.images.has(node)) continue;
+      s.images.set(node, {
+        data: node.data, acl: node.acl, mzxid: node.mzxid, pzxid: node.pzxid, mtime: node.mtime,
+        version: node.version, cversion: node.cversion, aversion: node.aversion,
+      });
+    }
+  }
+
+  /**
+   * Takes over another tree's whole state (ZKDatabase's reload after a TRUNC,
+   * or the leader's snapshot). Snapshots in progress of the old state are void.
+   */
+  loadFrom(other: DataTree): void {
+    this.root = other.root;
+    this.sessions = other.sessions;
+    this.containers = other.containers;
+    this.ttls = other.ttls;
+    this.acls = other.acls;
+    this.lastProcessedZxid = other.lastProcessedZxid;
+    this.nodeCount = other.nodeCount;
+    this.snapshots = [];
+    this.generation++;
   }
 }

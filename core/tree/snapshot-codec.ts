@@ -6,7 +6,7 @@ import type { Zxid } from '../ids.ts';
 import { parentOf } from '../paths.ts';
 import { readAcl, writeAcl } from '../txn-codec.ts';
 import { NodeKind } from '../txn.ts';
-import { DataTree } from './data-tree.ts';
+import { DataTree, type SnapshotImages } from './data-tree.ts';
 import type { ZNode } from './znode.ts';
 
 const MAGIC = 0x5a47534e; // "ZGSN"
@@ -42,6 +42,7 @@ export class SnapshotEncoder {
   readonly zxid: Zxid;
   readonly nodeCount: number;
   private readonly nodes: ZNode[];
+  private readonly handle: SnapshotImages;
   private header: Uint8Array | null;
   private next = 0;
   private closed = false;
@@ -51,8 +52,10 @@ export class SnapshotEncoder {
     const header = new BinaryWriter();
     header.u32(MAGIC).u8(VERSION).u8(KIND_HEADER).num(this.zxid).u32(tree.sessions.size);
     for (const s of tree.sessions.values()) header.str(s.sessionId).num(s.timeoutMs);
-    this.nodes = tree.beginSnapshot();
-    this.nodeCount = this.nodes.length;
+    const { nodes, handle } = tree.beginSnapshot();
+    this.nodes = nodes;
+    this.handle = handle;
+    this.nodeCount = nodes.length;
     header.u32(this.nodes.length);
     this.header = seal(header);
   }
@@ -60,6 +63,7 @@ export class SnapshotEncoder {
   /** The next chunk, or null when the snapshot is complete. */
   nextChunk(): Uint8Array | null {
     if (this.closed) return null;
+    if (this.tree.generation !== this.handle.generation) throw new Error('the tree was replaced while a snapshot of it was being written');
     if (this.header !== null) {
       const h = this.header;
       this.header = null;
@@ -70,7 +74,7 @@ export class SnapshotEncoder {
       return null;
     }
     const to = Math.min(this.nodes.length, this.next + this.nodesPerChunk);
-    const chunk = encodeNodes(this.tree, this.nodes, this.next, to);
+    const chunk = encodeNodes(this.tree, this.handle, this.nodes, this.next, to);
     this.next = to;
     return chunk;
   }
@@ -78,7 +82,7 @@ export class SnapshotEncoder {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.tree.endSnapshot();
+    this.tree.endSnapshot(this.handle);
   }
 }
 
@@ -90,13 +94,13 @@ export function snapshotChunks(tree: DataTree, nodesPerChunk?: number): Uint8Arr
   return chunks;
 }
 
-function encodeNodes(tree: DataTree, nodes: ZNode[], from: number, to: number): Uint8Array {
+function encodeNodes(tree: DataTree, handle: SnapshotImages, nodes: ZNode[], from: number, to: number): Uint8Array {
   const acls: Acl[] = [];
   const aclIndex = new Map<Acl, number>();
   const body = new BinaryWriter(64 * 1024);
   for (let i = from; i < to; i++) {
     const n = nodes[i]!;
-    const img = tree.imageOf(n);
+    const img = tree.imageOf(n, handle);
     let ai = aclIndex.get(img.acl);
     if (ai === undefined) {
       ai = acls.length;

@@ -107,11 +107,16 @@ export class WatchManager {
 
   /**
    * The notifications a batch of changes causes, per session in event order,
-   * consuming the one-shot watches that fire.
+   * consuming the one-shot watches that fire. `belowOnly` holds the events a
+   * session gets only through a recursive watch on an ancestor: the caller
+   * checks that session may read the parent before telling it (a recursive
+   * watch must not reveal names a child listing would refuse; ZooKeeper's
+   * CVE-2024-23944).
    */
-  trigger(events: readonly WatchEvent[], into = new Map<SessionId, WatchEvent[]>()): Map<SessionId, WatchEvent[]> {
+  trigger(events: readonly WatchEvent[], into = new Map<SessionId, WatchEvent[]>(), belowOnly?: Set<WatchEvent>): Map<SessionId, WatchEvent[]> {
     for (const ev of events) {
       const notified = new Set<SessionId>();
+      const viaAncestor = new Set<SessionId>();
       const sessions = this.byPath.get(ev.path);
       if (sessions !== undefined) {
         const fires = ev.type === 'NodeChildrenChanged' ? CHILDREN : ev.type === 'NodeDeleted' ? DATA | EXISTS | CHILDREN : DATA | EXISTS;
@@ -124,14 +129,24 @@ export class WatchManager {
       if (ev.type !== 'NodeChildrenChanged' && this.recursiveCount > 0) {
         for (let p = ev.path; ; p = parentOf(p)) {
           const s = this.byPath.get(p);
-          if (s !== undefined) for (const [sid, bits] of s) if (bits & RECURSIVE) notified.add(sid);
+          if (s !== undefined) {
+            for (const [sid, bits] of s) {
+              if ((bits & RECURSIVE) === 0 || notified.has(sid)) continue;
+              notified.add(sid);
+              if (p !== ev.path) viaAncestor.add(sid);
+            }
+          }
           if (p === '/') break;
         }
       }
       for (const sid of notified) {
         let list = into.get(sid);
         if (list === undefined) into.set(sid, (list = []));
-        list.push(ev);
+        if (belowOnly !== undefined && viaAncestor.has(sid)) {
+          const copy = { ...ev };
+          belowOnly.add(copy);
+          list.push(copy);
+        } else list.push(ev);
       }
     }
     return into;

@@ -74,7 +74,7 @@ describe('ZooKeeper\'s watch-trigger table, op by op', () => {
       await w.waitEvents(2);
       assert.deepEqual(evs(w), ['NodeDataChanged /restwatch', 'NodeCreated /restwatch-absent']);
       const other = await rest('POST', '/sessions', '{}');
-      const refused = await rest('GET', '/znodes/restwatch?watch=true', undefined, { 'zoogate-session': other.body.sessionId });
+      const refused = await rest('GET', '/znodes/restwatch?watch=true', undefined, { 'zoogate-session': (other.body as { sessionId: string }).sessionId });
       assert.equal(refused.status, 400, 'a session without a live socket cannot watch');
     } finally { w.close(); }
   });
@@ -92,6 +92,23 @@ describe('ZooKeeper\'s watch-trigger table, op by op', () => {
       await w.waitEvents(2);
       assert.deepEqual(evs(w), ['NodeDeleted /eph-watched', 'NodeChildrenChanged /']);
     } finally { w.close(); owner.terminate(); }
+  });
+
+  test('a recursive watch does not reveal nodes under a parent the watcher may not list (CVE-2024-23944)', async () => {
+    const { digestOf } = await import('../../api/http-util.ts');
+    const w = await WsTestClient.connect(s.url);
+    try {
+      await w.request('addWatch', { path: '/guarded', mode: 'persistent_recursive' });
+      await rest('POST', '/znodes/guarded');
+      await rest('POST', '/znodes/guarded/secret', '', { 'zoogate-acl': `digest:${digestOf('bob:pw')}:cdrwa` });
+      await rest('POST', '/znodes/guarded/open');
+      const basic = 'Basic ' + Buffer.from('bob:pw').toString('base64');
+      await rest('POST', '/znodes/guarded/secret/inner-name', '', { authorization: basic });
+      await rest('POST', '/znodes/guarded/open/visible');
+      await w.waitEvents(4);
+      await settle(w);
+      assert.deepEqual(evs(w), ['NodeCreated /guarded', 'NodeCreated /guarded/secret', 'NodeCreated /guarded/open', 'NodeCreated /guarded/open/visible']);
+    } finally { w.close(); }
   });
 
   test('removeWatches by kind; NoWatcher when there is none', async () => {
