@@ -93,6 +93,10 @@ export function createHandler(node: ServerNode, hub: WatchHub, cfg: ServerConfig
           return;
         }
       }
+      // A server without a leader it is synced with answers nothing but the operations endpoints.
+      if (!node.serving && !OPS_PATHS.has(pathname) && !pathname.startsWith('/commands/')) {
+        throw new ZkError('NoQuorum', `this server is ${node.replica.state.toLowerCase()} and not synced with a leader; retry or ask another server`);
+      }
       route(x, pathname).catch(fail);
     } catch (e) {
       fail(e);

@@ -16,6 +16,10 @@ export interface ServerConfig {
   readonly dataDir: string;
   readonly secret: string | null;
   readonly tickMs: number;
+  /** Ticks a follower may take to connect and sync with a leader (ZooKeeper's initLimit). */
+  readonly initLimitTicks: number;
+  /** Ticks of silence after which a follower or leader gives up on the other (syncLimit). */
+  readonly syncLimitTicks: number;
   readonly minSessionTimeoutMs: number;
   readonly maxSessionTimeoutMs: number;
   /** Largest znode data (ZooKeeper's jute.maxbuffer default). */
@@ -52,6 +56,8 @@ const SETTINGS = {
   dataDir: { flag: 'data-dir', env: 'ZOOGATE_DATA_DIR', def: './data', help: 'where the SQLite file lives' },
   secret: { flag: 'secret', env: 'ZOOGATE_SECRET', def: null, help: 'shared by the members; peers without it are refused' },
   tickMs: { flag: 'tick-ms', env: 'ZOOGATE_TICK_MS', def: '2000', help: 'tick length in ms (session timeouts are 2 to 20 ticks)' },
+  initLimit: { flag: 'init-limit', env: 'ZOOGATE_INIT_LIMIT', def: '10', help: 'ticks a follower may take to sync with the leader' },
+  syncLimit: { flag: 'sync-limit', env: 'ZOOGATE_SYNC_LIMIT', def: '5', help: 'ticks of silence before a follower or leader gives up on the other' },
   snapshotEvery: { flag: 'snapshot-every', env: 'ZOOGATE_SNAPSHOT_EVERY', def: '100000', help: 'transactions between snapshots' },
   snapshotRetain: { flag: 'snapshot-retain', env: 'ZOOGATE_SNAPSHOT_RETAIN', def: '3', help: 'snapshots kept (the log is purged behind the oldest)' },
   maxData: { flag: 'max-data-bytes', env: 'ZOOGATE_MAX_DATA_BYTES', def: '1048575', help: 'largest znode data in bytes' },
@@ -115,6 +121,8 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     dataDir: resolve(get(SETTINGS.dataDir)!),
     secret: get(SETTINGS.secret),
     tickMs,
+    initLimitTicks: int('--init-limit', get(SETTINGS.initLimit)!, 1, 1000),
+    syncLimitTicks: int('--sync-limit', get(SETTINGS.syncLimit)!, 1, 1000),
     minSessionTimeoutMs: 2 * tickMs,
     maxSessionTimeoutMs: 20 * tickMs,
     maxDataBytes: int('--max-data-bytes', get(SETTINGS.maxData)!, 1, 64 * 1024 * 1024),

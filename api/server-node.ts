@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import type { AuthId } from '../core/acl.ts';
 import { ZkError, invariant } from '../core/errors.ts';
 import type { SessionId, Zxid } from '../core/ids.ts';
-import { Replica, type Token } from '../core/replica.ts';
+import { Replica, type Send, type Token, type ZabConfig } from '../core/replica.ts';
+import type { PeerMessage } from '../core/messages.ts';
 import { drain, type EffectTarget } from '../core/effects.ts';
 import type { RequestContext, WriteRequest } from '../core/request/requests.ts';
 import type { Applied, TxnResult } from '../core/tree/apply-txn.ts';
@@ -60,18 +61,65 @@ export class ServerNode {
     const r = restore(this.store, this.store);
     if (r.damaged.length > 0) log.error({ snapshots: r.damaged }, 'skipped damaged snapshots');
     this.tree = r.tree;
-    this.replica = new Replica(
-      { serverId: cfg.serverId, tickMs: cfg.tickMs, minSessionTimeoutMs: cfg.minSessionTimeoutMs, maxSessionTimeoutMs: cfg.maxSessionTimeoutMs, maxExpiredDeletesPerTick: cfg.maxExpiredDeletesPerTick },
-      this.tree,
-      { epochs: this.store.getEpochs(), lastLoggedZxid: this.store.lastZxid() },
-    );
+    this.replica = new Replica(zabConfig(cfg), this.tree, { epochs: this.store.getEpochs(), lastLoggedZxid: this.store.lastZxid(), log: this.store });
     this.effects = this.makeEffects();
     this.restoreInfo = { snapshotZxid: r.snapshot?.zxid ?? null, replayed: r.replayed, ms: Math.round(performance.now() - t0) };
     log.info({ ...this.restoreInfo, nodes: this.tree.nodeCount, zxid: this.tree.lastProcessedZxid, epoch: this.replica.currentEpoch }, 'restored');
     this.txnsSinceSnapshot = r.replayed;
+    this.replica.start(Date.now());
     this.pump();
-    this.tickTimer = setInterval(() => this.onTick(), cfg.tickMs);
+    // Core counts time in these pulses; ticks, pings and election timers derive from them.
+    this.tickTimer = setInterval(() => this.onTick(), Math.max(10, Math.min(50, Math.floor(cfg.tickMs / 4))));
     this.tickTimer.unref();
+  }
+
+  /** Where peer messages go (the HTTP peer transport in an ensemble; nothing for a standalone server). */
+  transport: { send(sends: readonly Send[], tree: DataTree): void } = { send: () => {} };
+
+  /** Called when the role or serving state changes (clients are told to move on when it stops serving). */
+  onRoleChange: () => void = () => {};
+
+  get serving(): boolean {
+    return this.replica.serving;
+  }
+
+  /** GET /cluster: this server's role, and the members as the leader last described them (null: not known here). */
+  clusterView() {
+    const r = this.replica;
+    const self = this.cfg.serverId;
+    const members: Array<[number, string]> = this.cfg.peers.size > 0 ? [...this.cfg.peers] : [[self, `${this.cfg.host}:${this.cfg.peerPort}`]];
+    const view = r.leader !== null ? r.leader.view() : r.follower?.view ?? [];
+    return {
+      serverId: self,
+      state: r.state,
+      leaderId: r.leaderId,
+      epoch: r.currentEpoch,
+      lastZxid: this.lastZxid,
+      members: members.map(([id, address]) => {
+        const v = view.find((m) => m.id === id);
+        if (id === self) return { id, address, state: r.state, lastZxid: this.lastZxid };
+        return { id, address, state: v?.state ?? null, lastZxid: v?.lastZxid ?? null };
+      }),
+    };
+  }
+
+  /** Input from the peer transport. */
+  receive(from: number, msg: PeerMessage): void {
+    if (this.fatal || this.closed) return;
+    this.replica.step(from, msg, Date.now());
+    this.schedulePump();
+  }
+
+  peerUp(id: number): void {
+    if (this.fatal || this.closed) return;
+    this.replica.peerConnected(id, Date.now());
+    this.schedulePump();
+  }
+
+  peerDown(id: number): void {
+    if (this.fatal || this.closed) return;
+    this.replica.peerDisconnected(id, Date.now());
+    this.schedulePump();
   }
 
   get lastZxid(): Zxid {
@@ -93,7 +141,7 @@ export class ServerNode {
 
   /** ZooKeeper's sync: answered once every write proposed before it is applied here. */
   syncWith(cb: SyncCallback): void {
-    this.enqueue((token) => this.replica.sync(token), cb as Waiter);
+    this.enqueue((token) => this.replica.sync(token, Date.now()), cb as Waiter);
   }
 
   sync(): Promise<Zxid> {
@@ -172,8 +220,19 @@ export class ServerNode {
     return {
       log: this.store,
       epochs: this.store,
+      snapshots: this.store,
       tree: this.tree,
       replica: this.replica,
+      reloadTree: () => {
+        const r = restore(this.store, this.store);
+        this.tree.loadFrom(r.tree);
+        this.log.info({ zxid: this.tree.lastProcessedZxid, nodes: this.tree.nodeCount }, 'reloaded after truncation');
+      },
+      send: (sends) => this.transport.send(sends, this.tree),
+      roleChanged: () => {
+        this.log.info({ state: this.replica.state, leader: this.replica.leaderId, serving: this.replica.serving, epoch: this.replica.currentEpoch }, 'role');
+        this.onRoleChange();
+      },
       committed: (token, applied) => {
         this.txnsSinceSnapshot++;
         // its events, then its answer (API.md: a client sees the event first)
@@ -226,10 +285,12 @@ export class ServerNode {
     const t0 = performance.now();
     const enc = new SnapshotEncoder(this.tree);
     const zxid = enc.zxid;
+    const generation = this.tree.generation;
     const writer = this.store.beginSnapshot(zxid, Date.now());
     return new Promise((resolve) => {
       const step = () => {
-        if (this.closed || this.fatal) {
+        if (this.closed || this.fatal || this.tree.generation !== generation) {
+          // shut down, or the tree was replaced (TRUNC, SNAP): this snapshot is void
           enc.close();
           writer.abort();
           this.snapshotRunning = false;
@@ -289,3 +350,22 @@ export class ServerNode {
 }
 
 export type { AuthId };
+
+/** The protocol's settings, from the server's config. */
+export function zabConfig(cfg: ServerConfig, incarnation = Date.now()): ZabConfig {
+  const voters = cfg.peers.size > 0 ? new Set(cfg.peers.keys()) : new Set([cfg.serverId]);
+  return {
+    serverId: cfg.serverId,
+    voters,
+    tickMs: cfg.tickMs,
+    initLimitTicks: cfg.initLimitTicks,
+    syncLimitTicks: cfg.syncLimitTicks,
+    minSessionTimeoutMs: cfg.minSessionTimeoutMs,
+    maxSessionTimeoutMs: cfg.maxSessionTimeoutMs,
+    maxExpiredDeletesPerTick: cfg.maxExpiredDeletesPerTick,
+    maxDiffTxns: 100_000,
+    finalizeWaitMs: Math.min(200, cfg.tickMs),
+    maxNotifyIntervalMs: Math.max(400, Math.min(2000, cfg.tickMs)),
+    incarnation,
+  };
+}

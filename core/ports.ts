@@ -18,6 +18,8 @@ export interface LogStore {
   firstZxid(): Zxid | null;
   /** Transactions with zxid > afterZxid, ascending, at most `limit`. */
   readAfter(afterZxid: Zxid, limit: number): LoggedTxn[];
+  /** The zxid the log was purged up to (its entries start right after it), 0 if never. */
+  purgedUpTo(): Zxid;
   /** Whether the log holds a transaction with exactly this zxid. */
   has(zxid: Zxid): boolean;
   /** The highest zxid stored that is at most `zxid`, or null. */

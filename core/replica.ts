@@ -1,119 +1,284 @@
+import { FastLeaderElection, type Vote } from './election/fast-leader-election.ts';
 import { invariant, ZkError } from './errors.ts';
-import { epochOf, type Epoch, makeZxid, MAX_EPOCH, type ServerId, type SessionId, type Zxid } from './ids.ts';
-import { ChangeView } from './request/change-view.ts';
-import { needsQuiescence, prepare } from './request/prep.ts';
-import { type RequestContext, SYSTEM_CONTEXT, type WriteRequest } from './request/requests.ts';
-import { SessionTracker } from './session/session-tracker.ts';
+import type { Epoch, ServerId, SessionId, Zxid } from './ids.ts';
+import type { PeerMessage, PeerState } from './messages.ts';
+import type { LogStore } from './ports.ts';
+import type { RequestContext, WriteRequest } from './request/requests.ts';
 import type { DataTree } from './tree/data-tree.ts';
-import { NodeKind, type LoggedTxn, type Txn } from './txn.ts';
+import type { LoggedTxn } from './txn.ts';
+import type { Reply, Token, ZabConfig, ZabContext } from './zab/context.ts';
+import { Follower } from './zab/follower.ts';
+import { Leader } from './zab/leader.ts';
 
-export interface ReplicaConfig {
-  readonly serverId: ServerId;
-  readonly tickMs: number;
-  /** Session timeouts are clamped to [minSessionTimeoutMs, maxSessionTimeoutMs] (2 and 20 ticks by default). */
-  readonly minSessionTimeoutMs: number;
-  readonly maxSessionTimeoutMs: number;
-  /** ContainerManager's rate limit: removals of empty containers and expired TTL nodes per tick. */
-  readonly maxExpiredDeletesPerTick: number;
-}
-
-/** The driver's handle for a request waiting for its answer. */
-export type Token = number;
+export type { Reply, Token, ZabConfig } from './zab/context.ts';
 
 export interface Commit {
   readonly logged: LoggedTxn;
-  /** The request that proposed it here, if it is waiting on this node. */
+  /** The request that proposed it here, if it is waiting on this server. */
   readonly token: Token | null;
 }
-
-export type Reply =
-  | { readonly token: Token; readonly error: ZkError }
-  /** A sync: everything proposed before it is applied; the node is at `zxid`. */
-  | { readonly token: Token; readonly zxid: Zxid };
 
 export interface EpochState {
   readonly acceptedEpoch: Epoch;
   readonly currentEpoch: Epoch;
 }
 
+export interface Send {
+  readonly to: ServerId;
+  readonly msg: PeerMessage;
+}
+
 /**
  * What the driver must do, in this order (DESIGN.md "the order of effects"):
- * 1. persist `epochs` then append `txns` (durable when the call returns), then call logged();
- * 2. (send peer messages: replication);
- * 3. apply `commits` to the tree in order, then call applied();
- * 4. deliver the watch events of those commits, then answer their requests and `replies`.
+ * 1. persist: `epochs`, then `truncateAfter` (and reload the tree) or
+ *    `snapshot` (install it as the whole history), then append `txns`, all
+ *    durable when done; then call logged();
+ * 2. send `sends` to peers;
+ * 3. apply `commits` one by one, calling applied() after each;
+ * 4. after each commit, its watch events, then its answer; then `replies`.
  */
 export interface Output {
-  readonly epochs: EpochState | null;
+  epochs: EpochState | null;
+  truncateAfter: Zxid | null;
+  snapshot: { readonly zxid: Zxid; readonly chunks: readonly Uint8Array[] } | null;
   readonly txns: LoggedTxn[];
+  readonly sends: Send[];
   readonly commits: Commit[];
   readonly replies: Reply[];
+  /** Set when the role or serving state changed (the driver tells clients, /cluster shows it). */
+  roleChanged: boolean;
 }
 
-interface Proposal {
-  readonly logged: LoggedTxn;
-  readonly token: Token | null;
-  readonly acks: Set<ServerId>;
+function emptyOutput(): Output {
+  return { epochs: null, truncateAfter: null, snapshot: null, txns: [], sends: [], commits: [], replies: [], roleChanged: false };
 }
 
-interface Queued {
-  readonly req: WriteRequest | null; // null: a sync
-  readonly ctx: RequestContext;
-  readonly token: Token | null;
-  readonly nowMs: number;
+export interface StoredState {
+  readonly epochs: EpochState;
+  readonly lastLoggedZxid: Zxid;
+  readonly log: ZabContext['log'];
 }
 
 /**
- * One server's protocol state machine: no I/O, no clock. Inputs are submit(),
- * tick(), logged() and applied(); effects come out of takeOutput(). A
- * standalone server is an ensemble of one: it leads, proposes, acknowledges its
- * own proposals once they are durable and commits them with a quorum of one,
- * on the same path the replicated mode takes.
+ * One server's protocol state machine: election, then leading or following
+ * (core/zab). No I/O, no clock: inputs are start(), tick(), step() (a peer
+ * message), peer connectivity, client submits, and the driver's logged() /
+ * applied() acknowledgements; effects come out of takeOutput(). Standalone is
+ * an ensemble of one: it elects itself, leads, and commits with a quorum of one.
  */
-export class Replica {
-  readonly sessions: SessionTracker;
-  private readonly view: ChangeView;
-  private readonly voters: ReadonlySet<ServerId>;
-  private epoch: Epoch;
-  private counter = 0;
-  private lastProposed: Zxid;
-  private lastLogged: Zxid;
-  private lastCommitted: Zxid;
-  private lastApplied: Zxid;
-  private readonly queue: Queued[] = [];
-  private readonly proposals: Proposal[] = [];
-  /** Committed, handed to the driver, not yet applied. */
-  private readonly unapplied: LoggedTxn[] = [];
-  private readonly deferred: Array<{ readonly after: Zxid; readonly reply: Reply }> = [];
-  private readonly removalsQueued = new Set<string>();
-  private out: Output;
+export class Replica implements ZabContext {
+  state: PeerState = 'LOOKING';
+  acceptedEpoch: Epoch;
+  currentEpoch: Epoch;
+  lastLogged: Zxid;
+  now = 0;
+  serving = false;
+  leaderId: ServerId | null = null;
+  readonly log: ZabContext['log'];
+  private election: FastLeaderElection | null = null;
+  private lastElectionEpoch = 0;
+  private decidedVote: Vote | null = null;
+  leader: Leader | null = null;
+  follower: Follower | null = null;
+  /** Output segments: a TRUNC or SNAP must not be performed before commits that preceded it. */
+  private outs: Output[] = [emptyOutput()];
+  private readonly connected = new Set<ServerId>();
+  readonly events: Array<{ at: number; event: string; detail?: Record<string, unknown> }> = [];
 
-  constructor(
-    private readonly cfg: ReplicaConfig,
-    private readonly tree: DataTree,
-    stored: { readonly epochs: EpochState; readonly lastLoggedZxid: Zxid },
-  ) {
+  constructor(readonly cfg: ZabConfig, readonly tree: DataTree, stored: StoredState) {
     invariant(stored.lastLoggedZxid === tree.lastProcessedZxid, `log ends at ${stored.lastLoggedZxid} but the tree is at ${tree.lastProcessedZxid}`);
-    this.view = new ChangeView(tree);
-    this.sessions = new SessionTracker(cfg.tickMs);
-    this.voters = new Set([cfg.serverId]);
-    // Leading an ensemble of one: a new epoch above every epoch seen, durable before any proposal (ZAB phase 1).
-    this.epoch = Math.max(stored.epochs.acceptedEpoch, stored.epochs.currentEpoch, epochOf(stored.lastLoggedZxid)) + 1;
-    invariant(this.epoch <= MAX_EPOCH, 'epoch space exhausted');
-    this.lastProposed = this.lastLogged = this.lastCommitted = this.lastApplied = stored.lastLoggedZxid;
-    this.out = { epochs: { acceptedEpoch: this.epoch, currentEpoch: this.epoch }, txns: [], commits: [], replies: [] };
-    // A new leader gives every session a fresh timeout (ZooKeeper's SessionTrackerImpl on load).
-    for (const s of tree.sessions.values()) this.sessions.add(s.sessionId, s.timeoutMs);
+    invariant(cfg.voters.has(cfg.serverId), 'this server is not among the voters');
+    this.acceptedEpoch = stored.epochs.acceptedEpoch;
+    this.currentEpoch = stored.epochs.currentEpoch;
+    this.lastLogged = stored.lastLoggedZxid;
+    this.log = stored.log;
   }
 
-  get currentEpoch(): Epoch {
-    return this.epoch;
-  }
   get lastZxid(): Zxid {
-    return this.lastApplied;
+    return this.tree.lastProcessedZxid;
   }
+
+  /** The leader's epoch this server is in (for /cluster). */
+  get epoch(): Epoch {
+    return this.currentEpoch;
+  }
+
   get pendingCount(): number {
-    return this.proposals.length + this.queue.length;
+    return this.leader?.outstanding ?? 0;
+  }
+
+  private get out(): Output {
+    return this.outs[this.outs.length - 1]!;
+  }
+
+  private barrier(): void {
+    this.outs.push(emptyOutput());
+  }
+
+  // ---- ZabContext ----
+
+  send(to: ServerId, msg: PeerMessage): void {
+    if (to === this.cfg.serverId) return;
+    this.out.sends.push({ to, msg });
+  }
+
+  persistEpochs(): void {
+    invariant(this.currentEpoch <= this.acceptedEpoch, `currentEpoch ${this.currentEpoch} above acceptedEpoch ${this.acceptedEpoch}`);
+    this.out.epochs = { acceptedEpoch: this.acceptedEpoch, currentEpoch: this.currentEpoch };
+  }
+
+  append(txn: LoggedTxn): void {
+    invariant(txn.zxid > this.lastLogged, `append ${txn.zxid} after ${this.lastLogged}`);
+    this.lastLogged = txn.zxid;
+    this.out.txns.push(txn);
+  }
+
+  commit(logged: LoggedTxn, token: Token | null): void {
+    this.out.commits.push({ logged, token });
+  }
+
+  reply(r: Reply): void {
+    this.out.replies.push(r);
+  }
+
+  truncate(zxid: Zxid): void {
+    this.barrier();
+    this.out.truncateAfter = zxid;
+    this.lastLogged = zxid;
+    this.barrier();
+  }
+
+  installSnapshot(zxid: Zxid, chunks: readonly Uint8Array[]): void {
+    this.barrier();
+    this.out.snapshot = { zxid, chunks };
+    this.lastLogged = zxid;
+    this.barrier();
+  }
+
+  setServing(serving: boolean): void {
+    if (this.serving === serving) return;
+    this.serving = serving;
+    this.out.roleChanged = true;
+    this.note(serving ? 'serving' : 'not serving');
+  }
+
+  sessionTouched(): void {}
+
+  note(event: string, detail?: Record<string, unknown>): void {
+    this.events.push({ at: this.now, event, detail });
+    if (this.events.length > 200) this.events.shift();
+  }
+
+  // ---- election ----
+
+  /** Starts the server: the first election. */
+  start(nowMs: number): void {
+    this.now = nowMs;
+    this.lookForLeader('start');
+  }
+
+  lookForLeader(reason: string): void {
+    const wasActive = this.leader !== null || this.follower !== null;
+    this.leader?.stop();
+    this.follower?.stop();
+    this.leader = null;
+    this.follower = null;
+    this.leaderId = null;
+    this.setServing(false);
+    if (wasActive || this.state !== 'LOOKING') this.out.roleChanged = true;
+    this.state = 'LOOKING';
+    this.note('LOOKING', { reason });
+    const self: Vote = { leader: this.cfg.serverId, zxid: this.lastLogged, peerEpoch: this.currentEpoch };
+    this.election = new FastLeaderElection(
+      { self: this.cfg.serverId, voters: this.cfg.voters, finalizeWaitMs: this.cfg.finalizeWaitMs, maxNotifyIntervalMs: this.cfg.maxNotifyIntervalMs },
+      self, this.lastElectionEpoch, (to, m) => this.send(to, m), this.now,
+    );
+    this.checkDecision();
+  }
+
+  private checkDecision(): void {
+    const d = this.election?.decision;
+    if (!d) return;
+    this.lastElectionEpoch = d.electionEpoch;
+    this.decidedVote = d.vote;
+    this.election = null;
+    this.leaderId = d.vote.leader;
+    this.state = d.state;
+    this.out.roleChanged = true;
+    this.note(d.state, { leader: d.vote.leader, electionEpoch: d.electionEpoch });
+    if (d.state === 'LEADING') this.leader = new Leader(this);
+    else this.follower = new Follower(this, d.vote.leader);
+  }
+
+  // ---- inputs ----
+
+  step(from: ServerId, msg: PeerMessage, nowMs: number): void {
+    this.now = nowMs;
+    if (!this.cfg.voters.has(from) || from === this.cfg.serverId) return;
+    if (msg.type === 'VOTE') {
+      if (this.election !== null) {
+        this.election.receive(from, msg, nowMs);
+        this.checkDecision();
+      } else if (msg.state === 'LOOKING' && this.decidedVote !== null) {
+        // tell a looking server who leads (FastLeaderElection's WorkerReceiver)
+        this.send(from, { type: 'VOTE', ...this.decidedVote, electionEpoch: this.lastElectionEpoch, state: this.state });
+      }
+      return;
+    }
+    if (this.leader !== null) this.leader.onMessage(from, msg);
+    else if (this.follower !== null) this.follower.onMessage(from, msg);
+  }
+
+  tick(nowMs: number): void {
+    this.now = nowMs;
+    if (this.election !== null) {
+      this.election.tick(nowMs);
+      this.checkDecision();
+    } else if (this.leader !== null) this.leader.tick();
+    else if (this.follower !== null) this.follower.tick();
+  }
+
+  peerConnected(id: ServerId, nowMs: number): void {
+    this.now = nowMs;
+    this.connected.add(id);
+    this.election?.peerConnected(id);
+    this.follower?.peerConnected(id);
+  }
+
+  peerDisconnected(id: ServerId, nowMs: number): void {
+    this.now = nowMs;
+    this.connected.delete(id);
+    this.leader?.peerDisconnected(id);
+    this.follower?.peerDisconnected(id);
+  }
+
+  /** A client request to change state. Its answer is a Commit or a Reply carrying `token`. */
+  submit(req: WriteRequest, ctx: RequestContext, token: Token, nowMs: number): void {
+    this.now = nowMs;
+    if (this.leader !== null) this.leader.submit(req, ctx, token);
+    else if (this.follower !== null) this.follower.submit(req, ctx, token);
+    else this.reply({ token, error: new ZkError('NoQuorum', 'no leader is elected yet; retry') });
+  }
+
+  /** ZooKeeper's sync, linearizable: answered once a quorum confirms the leader and this server caught up. */
+  sync(token: Token, nowMs: number): void {
+    this.now = nowMs;
+    if (this.leader !== null) this.leader.sync(token);
+    else if (this.follower !== null) this.follower.sync(token);
+    else this.reply({ token, error: new ZkError('NoQuorum', 'no leader is elected yet; retry') });
+  }
+
+  /** Keeps a session alive; false when this server knows it is gone. */
+  touchSession(id: SessionId): boolean {
+    if (this.leader !== null) return this.leader.touch(id);
+    if (this.follower !== null) return this.follower.touch(id);
+    return this.tree.sessions.has(id);
+  }
+
+  /** Whether a session may act (known, and not being closed or expired at the leader). */
+  sessionActive(id: SessionId): boolean {
+    if (this.leader?.sessions) return this.leader.sessions.isActive(id);
+    return this.tree.sessions.has(id);
   }
 
   /** Clamps a requested session timeout to the configured bounds. */
@@ -123,127 +288,39 @@ export class Replica {
     return Math.min(max, Math.max(min, Math.round(requestedMs)));
   }
 
-  /** A client request to change state. Its answer is a Commit or a Reply carrying `token`. */
-  submit(req: WriteRequest, ctx: RequestContext, token: Token | null, nowMs: number): void {
-    if (ctx.sessionId !== null) this.sessions.touch(ctx.sessionId);
-    this.queue.push({ req, ctx, token, nowMs });
-    this.drainQueue();
-  }
+  // ---- the driver's acknowledgements ----
 
-  /** ZooKeeper's sync: answered once everything proposed before it is applied. */
-  sync(token: Token): void {
-    this.queue.push({ req: null, ctx: SYSTEM_CONTEXT, token, nowMs: 0 });
-    this.drainQueue();
-  }
-
-  /** Keeps a session alive; false when it is unknown, closing or expired. */
-  touchSession(id: SessionId): boolean {
-    return this.sessions.touch(id);
-  }
-
-  /** One tick of the leader's clock: session expiry, container and TTL removal. */
-  tick(nowMs: number): void {
-    for (const id of this.sessions.tick()) this.submit({ op: 'expireSession', sessionId: id }, SYSTEM_CONTEXT, null, nowMs);
-    let budget = this.cfg.maxExpiredDeletesPerTick;
-    const candidates = (paths: Iterable<string>, expired: (n: NonNullable<ReturnType<DataTree['get']>>) => boolean) => {
-      for (const path of paths) {
-        if (budget <= 0) return;
-        if (this.removalsQueued.has(path)) continue;
-        const node = this.tree.get(path);
-        if (node === undefined || node.numChildren > 0 || !expired(node)) continue;
-        budget--;
-        this.removalsQueued.add(path);
-        this.submit({ op: 'deleteExpired', path }, SYSTEM_CONTEXT, null, nowMs);
-      }
-    };
-    candidates(this.tree.containers, (n) => n.kind === NodeKind.CONTAINER && n.cversion > 0);
-    candidates(this.tree.ttls, (n) => n.kind === NodeKind.TTL && nowMs - n.mtime > n.ttlMs);
-  }
-
-  /** The log is durable up to `zxid` on this server: its own acknowledgement. */
+  /** The log is durable up to `zxid` here. */
   logged(zxid: Zxid): void {
-    invariant(zxid <= this.lastProposed, `logged ${zxid} beyond last proposal ${this.lastProposed}`);
-    this.lastLogged = Math.max(this.lastLogged, zxid);
-    for (const p of this.proposals) if (p.logged.zxid <= zxid) p.acks.add(this.cfg.serverId);
-    this.commitReady();
+    this.leader?.selfLogged(zxid);
   }
 
-  /**
-   * The tree reflects every transaction up to `zxid`. Returns the failures
-   * that were waiting for it, to be answered right after its own answer.
-   */
+  /** The tree includes `zxid`; returns the failures and syncs that waited for it. */
   applied(zxid: Zxid): Reply[] {
-    invariant(zxid <= this.lastCommitted && zxid >= this.lastApplied, `applied ${zxid} outside (${this.lastApplied}, ${this.lastCommitted}]`);
-    this.lastApplied = zxid;
-    while (this.unapplied.length > 0 && this.unapplied[0]!.zxid <= zxid) {
-      const { txn } = this.unapplied.shift()!;
-      if (txn.type === 'createSession') this.sessions.add(txn.sessionId, txn.timeoutMs);
-      else if (txn.type === 'closeSession') this.sessions.remove(txn.sessionId);
-    }
-    this.view.appliedUpTo(zxid);
-    const released: Reply[] = [];
-    while (this.deferred.length > 0 && this.deferred[0]!.after <= zxid) released.push(this.deferred.shift()!.reply);
-    this.drainQueue();
-    return released;
+    invariant(this.tree.lastProcessedZxid === zxid, `applied ${zxid} but the tree is at ${this.tree.lastProcessedZxid}`);
+    if (this.leader !== null) return this.leader.applied(zxid);
+    if (this.follower !== null) return this.follower.applied(zxid);
+    return [];
   }
 
   takeOutput(): Output | null {
-    const o = this.out;
-    if (o.epochs === null && o.txns.length === 0 && o.commits.length === 0 && o.replies.length === 0) return null;
-    this.out = { epochs: null, txns: [], commits: [], replies: [] };
+    while (this.outs.length > 1 && isEmpty(this.outs[0]!)) this.outs.shift();
+    const o = this.outs[0]!;
+    if (isEmpty(o)) return null;
+    this.outs.shift();
+    if (this.outs.length === 0) this.outs.push(emptyOutput());
+    // A follower acknowledges what this output makes durable, once, cumulatively, after it is durable.
+    const f = this.follower;
+    if (f !== null && f.acking && o.txns.length > 0 && f.epoch !== null) {
+      o.sends.push({ to: f.leader, msg: { type: 'ACK', epoch: f.epoch, zxid: o.txns[o.txns.length - 1]!.zxid } });
+    }
     return o;
   }
-
-  private commitReady(): void {
-    const quorum = Math.floor(this.voters.size / 2) + 1;
-    while (this.proposals.length > 0 && this.proposals[0]!.acks.size >= quorum) {
-      const p = this.proposals.shift()!;
-      this.lastCommitted = p.logged.zxid;
-      this.unapplied.push(p.logged);
-      this.out.commits.push({ logged: p.logged, token: p.token });
-    }
-  }
-
-  private drainQueue(): void {
-    while (this.queue.length > 0) {
-      const q = this.queue[0]!;
-      const quiet = this.lastApplied === this.lastProposed;
-      if (q.req === null) {
-        if (!quiet) return;
-        this.queue.shift();
-        this.reply({ token: q.token!, zxid: this.lastApplied });
-        continue;
-      }
-      if (needsQuiescence(q.req) && !quiet) return;
-      this.queue.shift();
-      this.propose(q);
-    }
-  }
-
-  private propose(q: Queued): void {
-    const req = q.req!;
-    const zxid = makeZxid(this.epoch, this.counter + 1);
-    let txn: Txn;
-    try {
-      txn = prepare(req, { view: this.view, tree: this.tree, zxid, nowMs: q.nowMs, ctx: q.ctx });
-    } catch (e) {
-      if (!(e instanceof ZkError)) throw e;
-      if (q.token !== null) this.reply({ token: q.token, error: e });
-      return;
-    } finally {
-      if (req.op === 'deleteExpired') this.removalsQueued.delete(req.path);
-    }
-    this.counter++;
-    this.lastProposed = zxid;
-    if (req.op === 'closeSession' || req.op === 'expireSession') this.sessions.setClosing(req.sessionId);
-    const logged: LoggedTxn = { zxid, time: q.nowMs, txn };
-    this.proposals.push({ logged, token: q.token, acks: new Set() });
-    this.out.txns.push(logged);
-  }
-
-  /** Answers in order: a failure is told only after everything proposed before it is applied. */
-  private reply(r: Reply): void {
-    if (this.lastApplied >= this.lastProposed && this.deferred.length === 0) this.out.replies.push(r);
-    else this.deferred.push({ after: this.lastProposed, reply: r });
-  }
 }
+
+function isEmpty(o: Output): boolean {
+  return o.epochs === null && o.truncateAfter === null && o.snapshot === null && o.txns.length === 0 && o.sends.length === 0 &&
+    o.commits.length === 0 && o.replies.length === 0 && !o.roleChanged;
+}
+
+export type { LogStore };

@@ -6,7 +6,7 @@ import { invariant } from '../core/errors.ts';
 /** In-memory log, epochs and snapshots: what the simulator gives each simulated server. */
 export class MemoryStore implements LogStore, EpochStore, SnapshotStore {
   private log: LoggedTxn[] = [];
-  private purgedUpTo: Zxid = 0;
+  private purgedUpTo_: Zxid = 0;
   private epochs = { acceptedEpoch: 0, currentEpoch: 0 };
   private snaps: Array<SnapshotMeta & { chunks: Uint8Array[] }> = [];
   private nextSnapId = 1;
@@ -20,13 +20,16 @@ export class MemoryStore implements LogStore, EpochStore, SnapshotStore {
     this.log.push(...txns);
   }
   lastZxid(): Zxid {
-    return this.log.length > 0 ? this.log[this.log.length - 1]!.zxid : this.purgedUpTo;
+    return this.log.length > 0 ? this.log[this.log.length - 1]!.zxid : this.purgedUpTo_;
   }
   firstZxid(): Zxid | null {
     return this.log.length > 0 ? this.log[0]!.zxid : null;
   }
   readAfter(afterZxid: Zxid, limit: number): LoggedTxn[] {
     return this.log.filter((t) => t.zxid > afterZxid).slice(0, limit);
+  }
+  purgedUpTo(): Zxid {
+    return this.purgedUpTo_;
   }
   has(zxid: Zxid): boolean {
     return this.log.some((t) => t.zxid === zxid);
@@ -40,7 +43,7 @@ export class MemoryStore implements LogStore, EpochStore, SnapshotStore {
     this.log = this.log.filter((t) => t.zxid <= zxid);
   }
   purgeUpTo(zxid: Zxid): void {
-    this.purgedUpTo = Math.max(this.purgedUpTo, zxid);
+    this.purgedUpTo_ = Math.max(this.purgedUpTo_, zxid);
     this.log = this.log.filter((t) => t.zxid > zxid);
   }
   getEpochs(): { acceptedEpoch: Epoch; currentEpoch: Epoch } {
@@ -64,7 +67,7 @@ export class MemoryStore implements LogStore, EpochStore, SnapshotStore {
         if (opts?.replaceHistory) {
           this.snaps = [];
           this.log = [];
-          this.purgedUpTo = zxid;
+          this.purgedUpTo_ = zxid;
         }
         this.snaps.push({ ...meta, chunks });
         return meta;

@@ -104,6 +104,10 @@ export class SqliteStore implements LogStore, EpochStore, SnapshotStore {
     return (this.stmts.readAfter.all(afterZxid, limit) as Buffer[]).map((b) => decodeLoggedTxn(b));
   }
 
+  purgedUpTo(): Zxid {
+    return (this.stmts.getMeta.get('purged_up_to') as number | undefined) ?? 0;
+  }
+
   has(zxid: Zxid): boolean {
     return this.stmts.has.get(zxid) !== undefined;
   }

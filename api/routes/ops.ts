@@ -20,24 +20,17 @@ export async function health(x: Exchange): Promise<void> {
   x.text(200, 'imok');
 }
 
+/** GET /ready: 200 once the server has a leader and is synced with it (it serves clients), else 503. */
 export async function ready(x: Exchange): Promise<void> {
   if (x.node.fatal) throw new ZkError('NoQuorum', 'server stopped');
-  x.json(200, { ready: true, state: 'LEADING' });
+  if (!x.node.serving) throw new ZkError('NoQuorum', `not serving: ${x.node.replica.state}`);
+  x.json(200, { ready: true, state: x.node.replica.state });
 }
 
-/** GET /cluster: a standalone server is an ensemble of one, led by itself. */
+/** GET /cluster: this server's view of the ensemble (a standalone server is an ensemble of one). */
 export async function cluster(x: Exchange): Promise<void> {
   checkQuery(x.query, []);
-  const n = x.node;
-  const id = n.cfg.serverId;
-  x.json(200, {
-    serverId: id,
-    state: 'LEADING',
-    leaderId: id,
-    epoch: n.replica.currentEpoch,
-    lastZxid: n.lastZxid,
-    members: [{ id, address: `${n.cfg.host}:${n.cfg.peerPort}`, state: 'LEADING', lastZxid: n.lastZxid }],
-  });
+  x.json(200, x.node.clusterView());
 }
 
 export async function openapi(x: Exchange): Promise<void> {

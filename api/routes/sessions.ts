@@ -5,7 +5,7 @@ import { checkQuery, readJson } from '../http-util.ts';
 
 function liveSession(x: Exchange, id: string) {
   const s = x.node.tree.sessions.get(id);
-  if (s === undefined || !x.node.replica.sessions.isActive(id)) throw new ZkError('SessionExpired', `session ${id} is unknown or expired`);
+  if (s === undefined || !x.node.replica.sessionActive(id)) throw new ZkError('SessionExpired', `session ${id} is unknown or expired`);
   return s;
 }
 

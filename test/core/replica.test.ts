@@ -4,6 +4,7 @@ import { ZkError } from '../../core/errors.ts';
 import { epochOf, counterOf } from '../../core/ids.ts';
 import type { LoggedTxn } from '../../core/txn.ts';
 import { MemoryStore } from '../../storage/memory-store.ts';
+import { applyTxn } from '../../core/tree/apply-txn.ts';
 import { CoreHarness, utf8 } from '../support/core-harness.ts';
 
 test('requests submitted together are appended in one batch (one fsync) and answered in order', () => {
@@ -36,6 +37,7 @@ test('a failed request is answered only after the writes proposed before it are 
   const out2 = h.replica.takeOutput()!;
   assert.equal(out2.commits.length, 1);
   order.push('commit');
+  applyTxn(h.tree, out2.commits[0]!.logged);
   const released = h.replica.applied(out2.commits[0]!.logged.zxid);
   assert.equal(released.length, 1, 'released by the apply of the create it waited for');
   assert.ok('error' in released[0]! && released[0].error.code === 'NodeExists');
@@ -103,7 +105,7 @@ test('a TTL node goes once unmodified past its TTL and childless', () => {
   h.tick(300);
   assert.ok(h.tree.get('/t'), 'past its TTL but it has a child');
   h.delete('/t/kid');
-  h.tick(1);
+  h.tick(100);
   assert.equal(h.tree.get('/t'), undefined, 'children do not renew it: only its own mtime counts');
   assert.equal(h.tree.ttls.size, 0);
 });
@@ -128,7 +130,7 @@ test('sync answers after everything proposed before it is applied', () => {
   const h = new CoreHarness();
   const w = h.submit({ op: 'create', path: '/s', data: new Uint8Array(), acl: null, mode: 'persistent', ttlMs: null });
   let syncToken = 0;
-  h.replica.sync((syncToken = 999));
+  h.replica.sync((syncToken = 999), h.now);
   h.pump();
   const wz = (h.outcome(w) as { zxid: number }).zxid;
   assert.equal(h.outcome(syncToken), wz);

@@ -2,15 +2,17 @@ import type { AuthId } from '../../core/acl.ts';
 import { drain } from '../../core/effects.ts';
 import { ZkError } from '../../core/errors.ts';
 import type { SessionId } from '../../core/ids.ts';
-import { Replica, type ReplicaConfig, type Token } from '../../core/replica.ts';
+import { Replica, type Token, type ZabConfig } from '../../core/replica.ts';
 import type { CreateMode, RequestContext, WriteRequest } from '../../core/request/requests.ts';
 import type { Applied, WatchEvent } from '../../core/tree/apply-txn.ts';
 import { DataTree } from '../../core/tree/data-tree.ts';
 import { MemoryStore } from '../../storage/memory-store.ts';
 import { restore } from '../../storage/restore.ts';
 
-export const TEST_REPLICA_CONFIG: ReplicaConfig = {
-  serverId: 1, tickMs: 100, minSessionTimeoutMs: 200, maxSessionTimeoutMs: 2000, maxExpiredDeletesPerTick: 100,
+export const TEST_REPLICA_CONFIG: ZabConfig = {
+  serverId: 1, voters: new Set([1]), tickMs: 100, initLimitTicks: 10, syncLimitTicks: 5,
+  minSessionTimeoutMs: 200, maxSessionTimeoutMs: 2000, maxExpiredDeletesPerTick: 100,
+  maxDiffTxns: 100_000, finalizeWaitMs: 50, maxNotifyIntervalMs: 400, incarnation: 1,
 };
 
 /**
@@ -26,28 +28,30 @@ export class CoreHarness {
   private readonly outcomes = new Map<Token, Applied | ZkError | number>();
   private nextToken = 1;
 
-  constructor(store = new MemoryStore(), cfg: ReplicaConfig = TEST_REPLICA_CONFIG) {
+  constructor(store = new MemoryStore(), cfg: ZabConfig = TEST_REPLICA_CONFIG, now = 1_000_000) {
     this.store = store;
+    this.now = now;
     this.tree = restore(store, store).tree;
-    this.replica = new Replica(cfg, this.tree, { epochs: store.getEpochs(), lastLoggedZxid: store.lastZxid() });
+    this.replica = new Replica(cfg, this.tree, { epochs: store.getEpochs(), lastLoggedZxid: store.lastZxid(), log: store });
+    this.replica.start(this.now);
     this.pump();
   }
 
   /** Restarts from the store, as a process would after a crash. */
-  restart(cfg: ReplicaConfig = TEST_REPLICA_CONFIG): CoreHarness {
-    const h = new CoreHarness(this.store, cfg);
-    h.now = this.now;
-    return h;
+  restart(cfg: ZabConfig = TEST_REPLICA_CONFIG): CoreHarness {
+    return new CoreHarness(this.store, cfg, this.now);
   }
 
   pump(): void {
     drain({
-      log: this.store, epochs: this.store, tree: this.tree, replica: this.replica,
+      log: this.store, epochs: this.store, snapshots: this.store, tree: this.tree, replica: this.replica,
+      reloadTree: () => this.tree.loadFrom(restore(this.store, this.store).tree),
+      send: () => {},
       committed: (token, applied) => {
         this.events.push(...applied.events);
         if (token !== null) this.outcomes.set(token, applied);
       },
-      replied: (r) => this.outcomes.set(r.token, 'error' in r ? r.error : r.zxid),
+      replied: (r) => { this.outcomes.set(r.token, 'error' in r ? r.error : r.zxid); },
     });
   }
 
