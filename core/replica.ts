@@ -6,7 +6,7 @@ import type { LogStore } from './ports.ts';
 import type { RequestContext, WriteRequest } from './request/requests.ts';
 import type { DataTree } from './tree/data-tree.ts';
 import type { LoggedTxn } from './txn.ts';
-import type { Reply, Token, ZabConfig, ZabContext } from './zab/context.ts';
+import type { Reply, Token, ZabConfig, ZabContext, ZabObserver } from './zab/context.ts';
 import { Follower } from './zab/follower.ts';
 import { Leader } from './zab/leader.ts';
 
@@ -84,6 +84,7 @@ export class Replica implements ZabContext {
   private outs: Output[] = [emptyOutput()];
   private readonly connected = new Set<ServerId>();
   readonly events: Array<{ at: number; event: string; detail?: Record<string, unknown> }> = [];
+  observer: ZabObserver | null = null;
 
   constructor(readonly cfg: ZabConfig, readonly tree: DataTree, stored: StoredState) {
     invariant(stored.lastLoggedZxid === tree.lastProcessedZxid, `log ends at ${stored.lastLoggedZxid} but the tree is at ${tree.lastProcessedZxid}`);

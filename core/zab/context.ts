@@ -59,4 +59,13 @@ export interface ZabContext {
   setServing(serving: boolean): void;
   sessionTouched(id: SessionId): void;
   note(event: string, detail?: Record<string, unknown>): void;
+  /** Test instrumentation (the simulator's invariant checks); never set in production. */
+  readonly observer: ZabObserver | null;
+}
+
+export interface ZabObserver {
+  /** A leader committed this transaction with a quorum. */
+  committed(server: ServerId, logged: LoggedTxn): void;
+  /** A leader is established: its whole history up to zxid is committed. */
+  established(server: ServerId, epoch: Epoch, zxid: Zxid): void;
 }

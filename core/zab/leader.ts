@@ -258,6 +258,7 @@ export class Leader {
     this.sessions = new SessionTracker(this.ctx.cfg.tickMs);
     for (const s of this.ctx.tree.sessions.values()) this.sessions.add(s.sessionId, s.timeoutMs);
     this.ctx.note('established', { epoch: this.newEpoch, zxid: this.lastCommitted });
+    this.ctx.observer?.established(this.ctx.cfg.serverId, this.newEpoch!, this.lastCommitted);
     for (const l of this.learners.values()) if (l.phase === 'acked') this.sendUpToDate(l);
     this.ctx.setServing(true);
   }
@@ -326,6 +327,7 @@ export class Leader {
       if (txn.type === 'createSession') this.sessions?.add(txn.sessionId, txn.timeoutMs);
       else if (txn.type === 'closeSession') this.sessions?.remove(txn.sessionId);
       this.forwardTo({ type: 'COMMIT', epoch: this.newEpoch!, zxid: p.logged.zxid });
+      this.ctx.observer?.committed(this.ctx.cfg.serverId, p.logged);
       this.ctx.commit(p.logged, p.token);
     }
   }
