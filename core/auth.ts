@@ -58,11 +58,12 @@ export function fixupAcl(acl: Acl, ids: readonly AuthId[], path: string): AclEnt
         break;
       }
       case 'digest':
-        if (e.id.split(':').length !== 2) throw new ZkError('InvalidACL', `a digest id is user:base64(sha1(user:password)) (got ${JSON.stringify(e.id)})`, path);
+        // DigestAuthenticationProvider.isValid: id.split(":").length == 2, with Java's split (trailing empty parts dropped)
+        if (javaSplit(e.id, ':').length !== 2) throw new ZkError('InvalidACL', `a digest id is user:base64(sha1(user:password)) (got ${JSON.stringify(e.id)})`, path);
         add(e);
         break;
       case 'ip':
-        if (parseIpAcl(e.id) === null) throw new ZkError('InvalidACL', `invalid ip ACL id ${JSON.stringify(e.id)}`, path);
+        if (!validIpAclId(e.id)) throw new ZkError('InvalidACL', `invalid ip ACL id ${JSON.stringify(e.id)} (an IPv4 address, optionally /bits)`, path);
         add(e);
         break;
       default:
@@ -72,13 +73,47 @@ export function fixupAcl(acl: Acl, ids: readonly AuthId[], path: string): AclEnt
   return out;
 }
 
+/** Java's String.split: trailing empty strings are removed. */
+function javaSplit(s: string, sep: string): string[] {
+  const parts = s.split(sep);
+  while (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
+  return parts;
+}
+
+/** Java's Integer.parseInt: an optional sign, decimal digits, within 32 bits; null where it would throw. */
+function javaParseInt(s: string): number | null {
+  if (!/^[+-]?\d+$/.test(s)) return null;
+  const v = Number(s);
+  return v >= -2147483648 && v <= 2147483647 ? v : null;
+}
+
+/**
+ * IPAuthenticationProvider.isValid in ZooKeeper 3.8: an IPv4 address of four
+ * parseInt-able parts 0-255, optionally /bits (0-32). IPv6 ids are not valid there.
+ */
+function validIpAclId(id: string): boolean {
+  const slash = id.indexOf('/');
+  const addr = slash < 0 ? id : id.slice(0, slash);
+  const parts = addr.split('.');
+  if (parts.length !== 4) return false;
+  for (const p of parts) {
+    const v = javaParseInt(p);
+    if (v === null || v < 0 || v > 255) return false;
+  }
+  if (slash >= 0) {
+    const bits = javaParseInt(id.slice(slash + 1));
+    if (bits === null || bits < 0 || bits > 32) return false;
+  }
+  return true;
+}
+
 interface IpMask { bytes: number[]; bits: number }
 
 function parseIp(addr: string): number[] | null {
   if (addr.startsWith('::ffff:') && addr.includes('.')) addr = addr.slice(7);
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(addr)) {
-    const b = addr.split('.').map(Number);
-    return b.every((x) => x <= 255) ? b : null;
+  if (/^[+-]?\d+(\.[+-]?\d+){3}$/.test(addr)) {
+    const b = addr.split('.').map((p) => javaParseInt(p) ?? -1);
+    return b.every((x) => x >= 0 && x <= 255) ? b : null;
   }
   if (!/^[0-9a-fA-F:]+$/.test(addr) || !addr.includes(':')) return null;
   const halves = addr.split('::');

@@ -23,6 +23,32 @@ export interface NodeImage {
   aversion: number;
 }
 
+const QUOTA_ROOT = '/zookeeper/quota';
+const QUOTA_LIMITS = 'zookeeper_limits';
+const QUOTA_STATS = 'zookeeper_stats';
+
+/** StatsTrack's text form, "count=2,bytes=5[,key=value…]", as an ordered map. */
+function parseStatsTrack(data: Uint8Array): Map<string, number> {
+  const out = new Map<string, number>();
+  const text = new TextDecoder().decode(data);
+  if (text === '') return out;
+  for (const part of text.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    const v = Number(part.slice(eq + 1));
+    if (Number.isFinite(v)) out.set(part.slice(0, eq), v);
+  }
+  return out;
+}
+
+/** StatsTrack.toString: count first, bytes second, the rest after. */
+function formatStatsTrack(track: Map<string, number>): Uint8Array {
+  const keys = [...track.keys()].filter((k) => k !== 'count' && k !== 'bytes');
+  if (track.has('bytes')) keys.unshift('bytes');
+  if (track.has('count')) keys.unshift('count');
+  return new TextEncoder().encode(keys.map((k) => `${k}=${track.get(k)}`).join(','));
+}
+
 export interface SnapshotImages {
   readonly zxid: Zxid;
   readonly generation: number;
@@ -52,6 +78,8 @@ export class DataTree {
   acls = new AclCache();
   lastProcessedZxid: Zxid = 0;
   nodeCount = 0;
+  /** Paths with a quota (a /zookeeper/quota/<path>/zookeeper_limits node): their zookeeper_stats are kept current. */
+  quotaPaths = new Set<string>();
   /** Bumped when the whole tree is replaced (reload after TRUNC, SNAP from the leader). */
   generation = 0;
   /** Snapshots being written: images of nodes as they were at each one's zxid. */
@@ -118,6 +146,13 @@ export class DataTree {
       session.ephemerals.add(path);
     } else if (kind === NodeKind.CONTAINER) this.containers.add(path);
     else if (kind === NodeKind.TTL) this.ttls.add(path);
+    // DataTree.createNode's quota bookkeeping
+    const parentPath = slash === 0 ? '/' : path.slice(0, slash);
+    if (parentPath.startsWith(QUOTA_ROOT + '/')) {
+      if (name === QUOTA_LIMITS) this.quotaPaths.add(parentPath.slice(QUOTA_ROOT.length));
+      if (name === QUOTA_STATS) this.recountQuota(parentPath.slice(QUOTA_ROOT.length));
+    }
+    this.updateQuotaStat(path, data.length, 1);
     return node;
   }
 
@@ -135,10 +170,14 @@ export class DataTree {
     if (node.ephemeralOwner !== null) this.sessions.get(node.ephemeralOwner)?.ephemerals.delete(path);
     else if (node.kind === NodeKind.CONTAINER) this.containers.delete(path);
     else if (node.kind === NodeKind.TTL) this.ttls.delete(path);
+    const parentPath = parent.parent === null ? '/' : parent.path;
+    if (node.name === QUOTA_LIMITS && parentPath.startsWith(QUOTA_ROOT + '/')) this.quotaPaths.delete(parentPath.slice(QUOTA_ROOT.length));
+    this.updateQuotaStat(path, -node.data.length, -1);
     return node;
   }
 
   setData(node: ZNode, data: Uint8Array, version: number, zxid: Zxid, time: number): void {
+    if (this.quotaPaths.size > 0) this.updateQuotaStat(node.path, data.length - node.data.length, 0);
     this.preserve(node);
     node.data = data;
     node.version = version;
@@ -163,6 +202,48 @@ export class DataTree {
     this.sessions.delete(sessionId);
   }
 
+  // ---- quotas (ZooKeeper's zookeeper_limits / zookeeper_stats; tracked, not enforced, as ZooKeeper by default) ----
+
+  /** The longest path with a quota at or above `path` (PathTrie.findMaxPrefix), outside /zookeeper. */
+  private quotaPrefixOf(path: string): string | null {
+    if (this.quotaPaths.size === 0 || path === '/zookeeper' || path.startsWith('/zookeeper/')) return null;
+    for (let p = path; ; p = p.slice(0, Math.max(1, p.lastIndexOf('/')))) {
+      if (this.quotaPaths.has(p)) return p === '/' ? null : p;
+      if (p === '/') return null;
+    }
+  }
+
+  /** DataTree.updateQuotaStat: the stats node's data changes in place (its Stat does not, as in ZooKeeper). */
+  private updateQuotaStat(path: string, bytesDiff: number, countDiff: number): void {
+    const prefix = this.quotaPrefixOf(path);
+    if (prefix === null) return;
+    const stats = this.get(`${QUOTA_ROOT}${prefix}/${QUOTA_STATS}`);
+    if (stats === undefined) return;
+    const track = parseStatsTrack(stats.data);
+    track.set('count', (track.get('count') ?? -1) + countDiff);
+    track.set('bytes', (track.get('bytes') ?? -1) + bytesDiff);
+    this.preserve(stats);
+    stats.data = formatStatsTrack(track);
+  }
+
+  /** DataTree.updateQuotaForPath: count the subtree afresh into a new stats node. */
+  private recountQuota(path: string): void {
+    const stats = this.get(`${QUOTA_ROOT}${path}/${QUOTA_STATS}`);
+    if (stats === undefined) return;
+    let count = 0;
+    let bytes = 0;
+    const root = this.get(path);
+    const stack = root === undefined ? [] : [root];
+    while (stack.length > 0) {
+      const n = stack.pop()!;
+      count++;
+      bytes += n.data.length;
+      if (n.children !== null) for (const c of n.children.values()) stack.push(c);
+    }
+    this.preserve(stats);
+    stats.data = formatStatsTrack(new Map([['count', count], ['bytes', bytes]]));
+  }
+
   /**
    * Puts a node read from a snapshot in place (parents come first). The root
    * and /zookeeper's nodes exist already and take the snapshot's fields.
@@ -182,6 +263,8 @@ export class DataTree {
         session.ephemerals.add(path);
       } else if (f.kind === NodeKind.CONTAINER) this.containers.add(path);
       else if (f.kind === NodeKind.TTL) this.ttls.add(path);
+      const pp = parent.parent === null ? '/' : parent.path;
+      if (node.name === QUOTA_LIMITS && pp.startsWith(QUOTA_ROOT + '/')) this.quotaPaths.add(pp.slice(QUOTA_ROOT.length));
     }
     node.data = f.data;
     node.acl = this.acls.intern(f.acl);
@@ -243,6 +326,7 @@ export class DataTree {
     this.sessions = other.sessions;
     this.containers = other.containers;
     this.ttls = other.ttls;
+    this.quotaPaths = other.quotaPaths;
     this.acls = other.acls;
     this.lastProcessedZxid = other.lastProcessedZxid;
     this.nodeCount = other.nodeCount;
