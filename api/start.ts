@@ -5,6 +5,7 @@ import { type Logger, makeLogger } from './logger.ts';
 import { ServerNode } from './server-node.ts';
 import { WatchHub } from './watch-hub.ts';
 import { attachWebSocket } from './ws/ws-server.ts';
+import { PeerTransport } from './peer/peer-transport.ts';
 
 /** Restores the node from its data dir and starts serving HTTP. */
 export async function startServer(cfg: ServerConfig, log: Logger = makeLogger(cfg)): Promise<RunningServer> {
@@ -12,6 +13,17 @@ export async function startServer(cfg: ServerConfig, log: Logger = makeLogger(cf
   const hub = new WatchHub(node);
   const http = createHttpServer(node, hub, cfg, log);
   const wss = attachWebSocket(http, node, hub, cfg, log);
+  let peers: PeerTransport | null = null;
+  if (cfg.peers.size > 0) {
+    peers = new PeerTransport(cfg, {
+      receive: (from, msg) => node.receive(from, msg),
+      peerUp: (id) => node.peerUp(id),
+      peerDown: (id) => node.peerDown(id),
+    }, log);
+    node.transport = peers;
+    const peerPort = await peers.listen();
+    log.info({ peerPort, peers: Object.fromEntries(cfg.peers) }, 'peer port open');
+  }
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(cfg.port, cfg.host, () => {
@@ -30,6 +42,7 @@ export async function startServer(cfg: ServerConfig, log: Logger = makeLogger(cf
     close() {
       closing ??= new Promise<void>((resolve) => {
         node.close();
+        void peers?.close();
         for (const ws of wss.clients) ws.terminate();
         wss.close();
         http.close(() => resolve());

@@ -18,11 +18,14 @@ export interface SessionChannel {
   endSession(state: 'Expired' | 'Closed'): void;
   /** Another connection took the session over. */
   displace(): void;
+  /** This server stopped serving (lost its leader or quorum): the client should move to another server. */
+  abandon(reason: string): void;
 }
 
 /** A stream that sees every change (Server-Sent Events); it filters by path itself. */
 export interface ChangeStream {
   offer(events: readonly WatchEvent[]): void;
+  abandon(reason: string): void;
 }
 
 /**
@@ -38,6 +41,9 @@ export class WatchHub {
 
   constructor(readonly node: ServerNode) {
     node.onApplied((a) => this.onApplied(a));
+    node.onRoleChange = () => {
+      if (!node.serving) this.abandonAll(`server ${node.cfg.serverId} is ${node.replica.state.toLowerCase()}, not serving; reconnect to another server`);
+    };
   }
 
   get channelCount(): number {
@@ -66,6 +72,18 @@ export class WatchHub {
     if (this.channels.get(ch.sessionId) !== ch) return;
     this.channels.delete(ch.sessionId);
     this.watches.removeSession(ch.sessionId);
+  }
+
+  /** This server stopped serving: every client is told to reconnect elsewhere (ZooKeeper closes its connections). */
+  abandonAll(reason: string): void {
+    const chans = [...this.channels.values()];
+    this.channels.clear();
+    for (const ch of chans) {
+      this.watches.removeSession(ch.sessionId);
+      ch.abandon(reason);
+    }
+    for (const s of [...this.streams]) s.abandon(reason);
+    this.streams.clear();
   }
 
   addStream(s: ChangeStream): () => void {

@@ -102,7 +102,7 @@ export async function watchSse(x: Exchange, path: string): Promise<void> {
     seenUpTo = upTo;
   }
 
-  unsubscribe = hub.addStream({ offer: write });
+  unsubscribe = hub.addStream({ offer: write, abandon: (reason) => end('NoQuorum', reason) });
   keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
   keepalive.unref();
   res.on('close', stop);

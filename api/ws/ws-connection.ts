@@ -31,6 +31,7 @@ const CLOSE_POLICY = 1008;
 const CLOSE_SLOW = 4008;
 const CLOSE_MOVED = 4001;
 const CLOSE_SESSION_ENDED = 4000;
+const CLOSE_NOT_SERVING = 4002;
 
 /**
  * One client's WebSocket (API.md "WebSocket"): a connect handshake that opens
@@ -83,6 +84,10 @@ export class WsConnection implements SessionChannel {
 
   displace(): void {
     this.close(CLOSE_MOVED, 'session moved to another connection');
+  }
+
+  abandon(reason: string): void {
+    this.close(CLOSE_NOT_SERVING, reason.slice(0, 120));
   }
 
   // ---- transport ----

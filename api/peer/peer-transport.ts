@@ -1,0 +1,387 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CodecError } from '../../core/codec.ts';
+import { encodePeerMessage, decodePeerMessage } from '../../core/message-codec.ts';
+import type { PeerMessage } from '../../core/messages.ts';
+import type { Send } from '../../core/replica.ts';
+import type { DataTree } from '../../core/tree/data-tree.ts';
+import { SnapshotEncoder } from '../../core/tree/snapshot-codec.ts';
+import type { ServerConfig } from '../config.ts';
+import type { Logger } from '../logger.ts';
+
+/** Frame kinds on a peer stream: a peer message, a chunk of the SNAP before it, the end of that SNAP. */
+const FRAME_MESSAGE = 0;
+const FRAME_SNAP_CHUNK = 1;
+const FRAME_SNAP_END = 2;
+const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+/** Bytes queued for one peer beyond which the connection is dropped (the peer resynchronises). */
+const MAX_QUEUED_BYTES = 512 * 1024 * 1024;
+const AUTH_WINDOW_MS = 5 * 60_000;
+
+export interface PeerSink {
+  receive(from: number, msg: PeerMessage): void;
+  peerUp(id: number): void;
+  peerDown(id: number): void;
+}
+
+export interface PeerStats {
+  framesIn: number;
+  framesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  invalidFrames: number;
+  refusedConnections: number;
+}
+
+type Outgoing = { kind: 'bytes'; data: Buffer } | { kind: 'snap'; enc: SnapshotEncoder; generation: number; tree: DataTree };
+
+function frame(kind: number, payload: Uint8Array): Buffer {
+  const b = Buffer.allocUnsafe(5 + payload.length);
+  b.writeUInt32BE(payload.length + 1, 0);
+  b[4] = kind;
+  b.set(payload, 5);
+  return b;
+}
+
+/** Identifies the ensemble's configuration: peers with another member list are refused. */
+export function ensembleId(cfg: ServerConfig): string {
+  const desc = [...cfg.peers].sort((a, b) => a[0] - b[0]).map(([id, addr]) => `${id}=${addr}`).join(',');
+  return createHash('sha256').update(desc).digest('hex').slice(0, 16);
+}
+
+function authToken(secret: string, from: number, to: number, ts: number): string {
+  return createHmac('sha256', secret).update(`zoogate-peer ${from}>${to} ${ts}`).digest('hex');
+}
+
+/**
+ * ZAB over HTTP on the peer port. Each server keeps one long-lived streaming
+ * `POST /zab` to every other member and writes length-prefixed binary frames
+ * into it: one persistent connection per direction, every message of one
+ * output for a peer in one write, a SNAP streamed a chunk per event-loop turn
+ * with later messages queued behind it. Streams are authenticated by an HMAC
+ * of the shared secret (the secret itself never crosses the wire) and the
+ * ensemble's member list; anything else is refused, and a frame that does not
+ * decode is dropped and counted.
+ */
+export class PeerTransport {
+  readonly server: http.Server;
+  readonly stats: PeerStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, invalidFrames: 0, refusedConnections: 0 };
+  private readonly out = new Map<number, OutboundLink>();
+  private readonly inbound = new Map<number, http.IncomingMessage>();
+  private readonly ensemble: string;
+  private closed = false;
+
+  constructor(private readonly cfg: ServerConfig, private readonly sink: PeerSink, private readonly log: Logger) {
+    this.ensemble = ensembleId(cfg);
+    this.server = http.createServer((req, res) => this.accept(req, res));
+    this.server.keepAliveTimeout = 0;
+    this.server.requestTimeout = 0;
+    this.server.headersTimeout = 10_000;
+    if (cfg.secret === null) log.info('no --secret: peer streams are not authenticated');
+    for (const [id, addr] of cfg.peers) {
+      if (id === cfg.serverId) continue;
+      this.out.set(id, new OutboundLink(id, addr, this));
+    }
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.cfg.peerPort, this.cfg.host, () => {
+        this.server.off('error', reject);
+        for (const l of this.out.values()) l.connect();
+        resolve((this.server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  /** Step 2 of the order of effects: every message of one output, grouped per peer into one write. */
+  send(sends: readonly Send[], tree: DataTree): void {
+    const byPeer = new Map<number, Outgoing[]>();
+    for (const s of sends) {
+      const link = this.out.get(s.to);
+      if (link === undefined || !link.up) continue; // not connected: the protocol recovers (resend, resync)
+      let items = byPeer.get(s.to);
+      if (items === undefined) byPeer.set(s.to, (items = []));
+      if (s.msg.type === 'SNAP') {
+        items.push({ kind: 'bytes', data: frame(FRAME_MESSAGE, encodePeerMessage({ ...s.msg, chunks: [] })) });
+        // consistent at this moment: the tree before this output's commits, as the protocol expects
+        items.push({ kind: 'snap', enc: new SnapshotEncoder(tree), generation: tree.generation, tree });
+      } else {
+        items.push({ kind: 'bytes', data: frame(FRAME_MESSAGE, encodePeerMessage(s.msg)) });
+      }
+    }
+    for (const [id, items] of byPeer) this.out.get(id)!.enqueue(items);
+  }
+
+  // ---- inbound ----
+
+  private refuse(res: http.ServerResponse, status: number, why: string, from: unknown): void {
+    this.stats.refusedConnections++;
+    this.log.info({ from, why }, 'refused a peer stream');
+    res.writeHead(status, { 'content-type': 'text/plain', connection: 'close' });
+    res.end(why);
+  }
+
+  private accept(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (req.method !== 'POST' || req.url !== '/zab') return this.refuse(res, 404, 'not a peer endpoint', null);
+    const from = Number(req.headers['zoogate-peer-id']);
+    if (!Number.isInteger(from) || !this.cfg.peers.has(from) || from === this.cfg.serverId) return this.refuse(res, 403, 'not a member of this ensemble', req.headers['zoogate-peer-id']);
+    if (req.headers['zoogate-ensemble'] !== this.ensemble) return this.refuse(res, 403, 'member lists differ (--peers)', from);
+    if (Number(req.headers['zoogate-peer-to']) !== this.cfg.serverId) return this.refuse(res, 403, 'stream meant for another server', from);
+    if (this.cfg.secret !== null && !this.authentic(req, from)) return this.refuse(res, 401, 'bad or missing peer credentials', from);
+    req.socket.setNoDelay(true);
+    req.socket.setKeepAlive(true, 1000);
+    const old = this.inbound.get(from);
+    this.inbound.set(from, req);
+    old?.destroy();
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    res.flushHeaders();
+    const reader = new FrameReader((kind, payload) => this.onFrame(from, kind, payload), () => {
+      this.stats.invalidFrames++;
+      req.destroy();
+    });
+    req.on('data', (d: Buffer) => {
+      this.stats.bytesIn += d.length;
+      reader.push(d);
+    });
+    const gone = () => {
+      if (this.inbound.get(from) !== req) return;
+      this.inbound.delete(from);
+      if (!this.closed) this.sink.peerDown(from);
+    };
+    req.on('close', gone);
+    req.on('error', gone);
+  }
+
+  private authentic(req: http.IncomingMessage, from: number): boolean {
+    const h = req.headers['zoogate-peer-auth'];
+    if (typeof h !== 'string') return false;
+    const [tsRaw, mac] = h.split('.');
+    const ts = Number(tsRaw);
+    if (!Number.isFinite(ts) || Math.abs(Date.now() - ts) > AUTH_WINDOW_MS || mac === undefined) return false;
+    const want = Buffer.from(authToken(this.cfg.secret!, from, this.cfg.serverId, ts), 'hex');
+    const got = Buffer.from(mac, 'hex');
+    return got.length === want.length && timingSafeEqual(got, want);
+  }
+
+  private readonly snapsIn = new Map<number, { msg: PeerMessage & { type: 'SNAP' }; chunks: Uint8Array[] }>();
+
+  private onFrame(from: number, kind: number, payload: Buffer): void {
+    this.stats.framesIn++;
+    try {
+      if (kind === FRAME_MESSAGE) {
+        const msg = decodePeerMessage(payload);
+        if (msg.type === 'SNAP') {
+          this.snapsIn.set(from, { msg, chunks: [] });
+          return;
+        }
+        this.sink.receive(from, msg);
+      } else if (kind === FRAME_SNAP_CHUNK) {
+        const s = this.snapsIn.get(from);
+        if (s === undefined) throw new CodecError('a snapshot chunk without SNAP');
+        s.chunks.push(Buffer.from(payload));
+      } else if (kind === FRAME_SNAP_END) {
+        const s = this.snapsIn.get(from);
+        if (s === undefined) throw new CodecError('a snapshot end without SNAP');
+        this.snapsIn.delete(from);
+        this.sink.receive(from, { ...s.msg, chunks: s.chunks });
+      } else throw new CodecError(`unknown frame kind ${kind}`);
+    } catch (e) {
+      if (!(e instanceof CodecError)) throw e;
+      this.stats.invalidFrames++;
+      this.log.info({ from, err: e.message }, 'dropped an invalid peer frame');
+    }
+  }
+
+  // ---- used by the outbound links ----
+
+  requestOptions(to: number, addr: string): http.RequestOptions {
+    const i = addr.lastIndexOf(':');
+    const host = addr.slice(0, i).replace(/^\[|\]$/g, '');
+    const ts = Date.now();
+    const headers: Record<string, string> = {
+      'content-type': 'application/octet-stream',
+      'transfer-encoding': 'chunked',
+      'zoogate-peer-id': String(this.cfg.serverId),
+      'zoogate-peer-to': String(to),
+      'zoogate-ensemble': this.ensemble,
+    };
+    if (this.cfg.secret !== null) headers['zoogate-peer-auth'] = `${ts}.${authToken(this.cfg.secret, this.cfg.serverId, to, ts)}`;
+    return { host, port: Number(addr.slice(i + 1)), method: 'POST', path: '/zab', headers, agent: false };
+  }
+
+  linkUp(id: number): void {
+    if (!this.closed) this.sink.peerUp(id);
+  }
+
+  linkDown(id: number): void {
+    if (!this.closed) this.sink.peerDown(id);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  logger(): Logger {
+    return this.log;
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    for (const l of this.out.values()) l.close();
+    for (const r of this.inbound.values()) r.destroy();
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}
+
+/** Splits a byte stream into [u32 length][u8 kind][payload] frames. */
+class FrameReader {
+  private buf: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly onFrame: (kind: number, payload: Buffer) => void, private readonly onBad: () => void) {}
+
+  push(d: Buffer): void {
+    this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
+    while (this.buf.length >= 4) {
+      const len = this.buf.readUInt32BE(0);
+      if (len < 1 || len > MAX_FRAME_BYTES) return this.onBad();
+      if (this.buf.length < 4 + len) return;
+      const kind = this.buf[4]!;
+      const payload = this.buf.subarray(5, 4 + len);
+      this.buf = this.buf.subarray(4 + len);
+      this.onFrame(kind, payload);
+    }
+  }
+}
+
+/** One direction to one peer: connect (and reconnect with back-off), queue, write. */
+class OutboundLink {
+  up = false;
+  private req: http.ClientRequest | null = null;
+  private queue: Outgoing[] = [];
+  private queuedBytes = 0;
+  private writing = false;
+  private retryMs = 50;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(readonly id: number, private readonly addr: string, private readonly t: PeerTransport) {}
+
+  connect(): void {
+    if (this.closed) return;
+    const req = http.request(this.t.requestOptions(this.id, this.addr));
+    this.req = req;
+    req.on('socket', (s) => s.setNoDelay(true));
+    req.on('response', (res) => {
+      if (res.statusCode !== 200) {
+        this.t.logger().info({ peer: this.id, status: res.statusCode }, 'peer refused our stream');
+        res.resume();
+        return this.fail(req);
+      }
+      res.on('close', () => this.fail(req));
+      res.resume();
+      this.up = true;
+      this.retryMs = 50;
+      this.t.linkUp(this.id);
+    });
+    req.on('error', () => this.fail(req));
+    req.on('close', () => this.fail(req));
+    req.flushHeaders();
+  }
+
+  private fail(req: http.ClientRequest): void {
+    if (this.req !== req) return;
+    this.req = null;
+    req.destroy();
+    const wasUp = this.up;
+    this.up = false;
+    this.queue = [];
+    this.queuedBytes = 0;
+    for (const item of this.queue) if (item.kind === 'snap') item.enc.close();
+    if (wasUp) this.t.linkDown(this.id);
+    if (this.closed || this.t.isClosed) return;
+    this.timer = setTimeout(() => this.connect(), this.retryMs);
+    this.timer.unref();
+    this.retryMs = Math.min(1000, this.retryMs * 2);
+  }
+
+  enqueue(items: Outgoing[]): void {
+    if (!this.up || this.req === null) return;
+    // consecutive byte frames go out as one write
+    const merged: Outgoing[] = [];
+    let bytes: Buffer[] = [];
+    const flush = () => {
+      if (bytes.length > 0) merged.push({ kind: 'bytes', data: bytes.length === 1 ? bytes[0]! : Buffer.concat(bytes) });
+      bytes = [];
+    };
+    for (const it of items) {
+      if (it.kind === 'bytes') {
+        bytes.push(it.data);
+        this.queuedBytes += it.data.length;
+      } else {
+        flush();
+        merged.push(it);
+      }
+    }
+    flush();
+    this.queue.push(...merged);
+    if (this.queuedBytes > MAX_QUEUED_BYTES) {
+      this.t.logger().info({ peer: this.id, queued: this.queuedBytes }, 'peer too slow; dropping its stream');
+      return this.fail(this.req);
+    }
+    this.pumpQueue();
+  }
+
+  private pumpQueue(): void {
+    if (this.writing) return;
+    const req = this.req;
+    while (req !== null && this.req === req && this.queue.length > 0) {
+      const head = this.queue[0]!;
+      if (head.kind === 'bytes') {
+        this.queue.shift();
+        this.queuedBytes -= head.data.length;
+        this.t.stats.framesOut++;
+        this.t.stats.bytesOut += head.data.length;
+        if (!req.write(head.data)) {
+          this.writing = true;
+          req.once('drain', () => {
+            this.writing = false;
+            this.pumpQueue();
+          });
+          return;
+        }
+        continue;
+      }
+      // a snapshot: one chunk per turn so the server keeps serving meanwhile
+      if (head.tree.generation !== head.generation) {
+        // the tree was replaced while we were sending it: the follower will resync
+        this.queue.shift();
+        return this.fail(req);
+      }
+      const chunk = head.enc.nextChunk();
+      const data = chunk === null ? frame(FRAME_SNAP_END, new Uint8Array(0)) : frame(FRAME_SNAP_CHUNK, chunk);
+      if (chunk === null) this.queue.shift();
+      this.t.stats.bytesOut += data.length;
+      const ok = req.write(data);
+      this.writing = true;
+      const next = () => {
+        this.writing = false;
+        this.pumpQueue();
+      };
+      if (ok) setImmediate(next);
+      else req.once('drain', next);
+      return;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.req?.destroy();
+  }
+}
