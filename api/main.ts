@@ -1,11 +1,15 @@
 import { ConfigError, configHelp, loadConfig } from './config.ts';
 import { makeLogger } from './logger.ts';
 import { startServer } from './start.ts';
+import { runLocalCluster } from './local-cluster.ts';
 
 const USAGE = `usage: zoogate <command> [options]
 
 commands:
   server     start one node (standalone unless --peers is given)
+  cluster    start a local ensemble of 3 servers (ports 8181-8183, peers 2888-2890,
+             data in ./data/cluster); options --size, --port, --peer-port, --data-dir,
+             --tick-ms, --host, --secret, --log-level
 
 server options (flag, environment variable):
 ${configHelp()}
@@ -29,6 +33,8 @@ async function main(argv: string[]): Promise<void> {
   switch (cmd) {
     case 'server':
       return runServer(rest);
+    case 'cluster':
+      return runLocalCluster(rest);
     case undefined:
     case 'help':
     case '--help':
