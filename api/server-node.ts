@@ -63,6 +63,7 @@ export class ServerNode {
     this.tree = r.tree;
     this.replica = new Replica(zabConfig(cfg), this.tree, { epochs: this.store.getEpochs(), lastLoggedZxid: this.store.lastZxid(), log: this.store });
     this.effects = this.makeEffects();
+    this.replica.onNote = (event, detail) => log.info({ ...detail, event }, 'zab');
     this.restoreInfo = { snapshotZxid: r.snapshot?.zxid ?? null, replayed: r.replayed, ms: Math.round(performance.now() - t0) };
     log.info({ ...this.restoreInfo, nodes: this.tree.nodeCount, zxid: this.tree.lastProcessedZxid, epoch: this.replica.currentEpoch }, 'restored');
     this.txnsSinceSnapshot = r.replayed;

@@ -168,7 +168,11 @@ export class Replica implements ZabContext {
   note(event: string, detail?: Record<string, unknown>): void {
     this.events.push({ at: this.now, event, detail });
     if (this.events.length > 200) this.events.shift();
+    this.onNote?.(event, detail);
   }
+
+  /** The driver's log of protocol events (elections, epochs, sync modes). */
+  onNote: ((event: string, detail?: Record<string, unknown>) => void) | null = null;
 
   // ---- election ----
 
