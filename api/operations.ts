@@ -4,12 +4,13 @@ import { ZkError } from '../core/errors.ts';
 import type { SessionId } from '../core/ids.ts';
 import { validatePath } from '../core/paths.ts';
 import { isSequentialMode, MAX_TTL_MS, type CreateMode, type CreateOp } from '../core/request/requests.ts';
-import { type Stat, statOf, type ZNode } from '../core/tree/znode.ts';
+import { statOf, type ZNode } from '../core/tree/znode.ts';
 import type { WatchKind } from '../core/watch/watch-manager.ts';
 import { parseAclJson, parseMode } from './parse.ts';
-import { type AclJson, presentAcl, presentData } from './present.ts';
+import { presentAcl, presentData } from './present.ts';
 import type { ServerNode } from './server-node.ts';
 import type { WatchHub } from './watch-hub.ts';
+import type { StatJson, ZnodeAclJson, ZnodeChildrenJson, ZnodeDataJson } from './schema.ts';
 
 /**
  * The operations REST and the WebSocket share, so that both answer alike:
@@ -42,7 +43,7 @@ function register(c: Caller, sid: SessionId | null, path: string, kind: WatchKin
   if (sid !== null) c.hub.watches.add(sid, path, kind);
 }
 
-export interface DataResult { path: string; data: string; encoding: 'utf8' | 'base64'; stat: Stat }
+export type DataResult = ZnodeDataJson;
 
 /** getData: NoNode, then NoAuth (READ); a watch is set only on an existing node. */
 export function readNode(c: Caller, path: string, watch: boolean): ZNode {
@@ -59,7 +60,7 @@ export function getData(c: Caller, path: string, watch: boolean, base64: boolean
   return { path, ...presentData(node.data, base64), stat: statOf(node) };
 }
 
-export function getChildren(c: Caller, path: string, watch: boolean): { path: string; children: string[]; stat: Stat } {
+export function getChildren(c: Caller, path: string, watch: boolean): ZnodeChildrenJson {
   validatePath(path);
   const sid = watchSession(c, watch);
   const node = existing(c, path);
@@ -69,7 +70,7 @@ export function getChildren(c: Caller, path: string, watch: boolean): { path: st
 }
 
 /** exists: no permission needed; a watch on an absent node waits for its creation. */
-export function exists(c: Caller, path: string, watch: boolean): Stat | null {
+export function exists(c: Caller, path: string, watch: boolean): StatJson | null {
   validatePath(path);
   const sid = watchSession(c, watch);
   const node = c.node.tree.get(path);
@@ -78,7 +79,7 @@ export function exists(c: Caller, path: string, watch: boolean): Stat | null {
 }
 
 /** getACL: READ or ADMIN; digest ids are masked without ADMIN. */
-export function getAcl(c: Caller, path: string): { path: string; acl: AclJson[]; stat: Stat } {
+export function getAcl(c: Caller, path: string): ZnodeAclJson {
   validatePath(path);
   const node = existing(c, path);
   checkAcl(node.acl, Perms.READ | Perms.ADMIN, c.auth, path);

@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { type Acl, permsToString } from '../core/acl.ts';
 import { assertNever } from '../core/errors.ts';
 import type { TxnResult } from '../core/tree/apply-txn.ts';
+import type { MultiResultJson } from './schema.ts';
 
 /** How data travels in JSON: UTF-8 text when it is valid UTF-8 (unless base64 is asked), else base64. */
 export function presentData(data: Uint8Array, forceBase64: boolean): { data: string; encoding: 'utf8' | 'base64' } {
@@ -26,7 +27,7 @@ export function presentAcl(acl: Acl, maskDigests: boolean): AclJson[] {
 }
 
 /** A multi sub-result as API.md spells it. */
-export function presentMultiResult(r: TxnResult): Record<string, unknown> {
+export function presentMultiResult(r: TxnResult): MultiResultJson {
   switch (r.op) {
     case 'create': return { op: 'create', path: r.path, stat: r.stat };
     case 'set': return { op: 'set', stat: r.stat };

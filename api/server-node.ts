@@ -13,6 +13,7 @@ import { restore } from '../storage/restore.ts';
 import { SqliteStore } from '../storage/sqlite-store.ts';
 import type { ServerConfig } from './config.ts';
 import type { Logger } from './logger.ts';
+import type { ClusterJson } from './schema.ts';
 
 /** A committed write's outcome: its zxid and what applying it produced. */
 export interface WriteOutcome {
@@ -85,7 +86,7 @@ export class ServerNode {
   }
 
   /** GET /cluster: this server's role, and the members as the leader last described them (null: not known here). */
-  clusterView() {
+  clusterView(): ClusterJson {
     const r = this.replica;
     const self = this.cfg.serverId;
     const members: Array<[number, string]> = this.cfg.peers.size > 0 ? [...this.cfg.peers] : [[self, `${this.cfg.host}:${this.cfg.peerPort}`]];

@@ -924,9 +924,15 @@ export interface components {
             id: number;
             /** @description The member's peer address, `host:port`. */
             address: string;
-            state: components["schemas"]["ServerState"];
-            /** @description The last zxid this server knows the member to have applied. */
-            lastZxid: components["schemas"]["Zxid"];
+            /**
+             * @description The member's role as the leader last described it (followers learn it
+             *     from the leader's pings); null when this server does not know, for
+             *     example while it looks for a leader. A member the leader has not
+             *     synchronised shows LOOKING.
+             */
+            state: components["schemas"]["ServerState"] | null;
+            /** @description The last zxid this server knows the member to have applied; null when not known here. */
+            lastZxid: components["schemas"]["Zxid"] | null;
         };
         /**
          * @description ZooKeeper's KeeperException codes, each with one HTTP status:

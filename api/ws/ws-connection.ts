@@ -17,6 +17,7 @@ import { decodeJsonData, parseAclJson, parseMulti } from '../parse.ts';
 import { presentAcl, presentMultiResult } from '../present.ts';
 import type { ServerNode, WriteOutcome } from '../server-node.ts';
 import type { SessionChannel, WatchHub } from '../watch-hub.ts';
+import type { WsEventJson, WsServerMessage } from '../schema.ts';
 
 type Json = Record<string, unknown>;
 
@@ -74,7 +75,8 @@ export class WsConnection implements SessionChannel {
   // ---- SessionChannel ----
 
   sendEvent(ev: WatchEvent): void {
-    this.send({ type: 'event', event: ev.type, path: ev.path, zxid: ev.zxid });
+    const msg: WsEventJson = { type: 'event', event: ev.type, path: ev.path, zxid: ev.zxid };
+    this.send(msg);
   }
 
   endSession(state: 'Expired' | 'Closed'): void {
@@ -92,7 +94,7 @@ export class WsConnection implements SessionChannel {
 
   // ---- transport ----
 
-  private send(msg: Json): void {
+  private send(msg: WsServerMessage | Json): void {
     if (this.state === 'closed' || this.ws.readyState !== this.ws.OPEN) return;
     if (this.ws.bufferedAmount > this.cfg.clientBufferBytes) {
       this.log.info({ session: this.sessionId, buffered: this.ws.bufferedAmount }, 'cutting off a slow WebSocket consumer');
