@@ -99,6 +99,9 @@ export class PeerTransport {
   /** Step 2 of the order of effects: every message of one output, grouped per peer into one write. */
   send(sends: readonly Send[], tree: DataTree): void {
     const byPeer = new Map<number, Outgoing[]>();
+    // a proposal or commit forwarded to every follower is one message object: encode it once
+    let lastMsg: PeerMessage | null = null;
+    let lastFrame: Buffer | null = null;
     for (const s of sends) {
       const link = this.out.get(s.to);
       if (link === undefined || !link.up) continue; // not connected: the protocol recovers (resend, resync)
@@ -109,7 +112,11 @@ export class PeerTransport {
         // consistent at this moment: the tree before this output's commits, as the protocol expects
         items.push({ kind: 'snap', enc: new SnapshotEncoder(tree), generation: tree.generation, tree });
       } else {
-        items.push({ kind: 'bytes', data: frame(FRAME_MESSAGE, encodePeerMessage(s.msg)) });
+        if (s.msg !== lastMsg) {
+          lastMsg = s.msg;
+          lastFrame = frame(FRAME_MESSAGE, encodePeerMessage(s.msg));
+        }
+        items.push({ kind: 'bytes', data: lastFrame! });
       }
     }
     for (const [id, items] of byPeer) this.out.get(id)!.enqueue(items);

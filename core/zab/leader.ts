@@ -317,19 +317,20 @@ export class Leader {
     this.tryCommit();
   }
 
-  /** Commit in zxid order whatever a quorum has acknowledged. */
+  /** Commit in zxid order whatever a quorum has acknowledged; one cumulative COMMIT tells the followers. */
   private tryCommit(): void {
     if (this.phase !== 'broadcast') return;
+    const before = this.lastCommitted;
     while (this.proposals.length > 0 && isQuorum(this.proposals[0]!.acks, this.ctx.cfg.voters)) {
       const p = this.proposals.shift()!;
       this.lastCommitted = p.logged.zxid;
       const txn = p.logged.txn;
       if (txn.type === 'createSession') this.sessions?.add(txn.sessionId, txn.timeoutMs);
       else if (txn.type === 'closeSession') this.sessions?.remove(txn.sessionId);
-      this.forwardTo({ type: 'COMMIT', epoch: this.newEpoch!, zxid: p.logged.zxid });
       this.ctx.observer?.committed(this.ctx.cfg.serverId, p.logged);
       this.ctx.commit(p.logged, p.token);
     }
+    if (this.lastCommitted !== before) this.forwardTo({ type: 'COMMIT', epoch: this.newEpoch!, zxid: this.lastCommitted });
   }
 
   /** The tree includes zxid. */
