@@ -145,7 +145,9 @@ export class PeerTransport {
     old?.destroy();
     res.writeHead(200, { 'content-type': 'application/octet-stream' });
     res.flushHeaders();
-    const reader = new FrameReader((kind, payload) => this.onFrame(from, kind, payload), () => {
+    // Only the newest stream from a peer is heard: frames still buffered in a replaced
+    // one are dropped, so nothing stale is delivered after a reconnect (FIFO, at most once).
+    const reader = new FrameReader((kind, payload) => { if (this.inbound.get(from) === req) this.onFrame(from, kind, payload); }, () => {
       this.stats.invalidFrames++;
       req.destroy();
     });

@@ -21,6 +21,7 @@ import { prng } from '../support/prng.ts';
 import { dumpTree } from '../support/tree-dump.ts';
 
 export class InvariantFailure extends Error {}
+class TornWrite extends Error {}
 
 interface InFlight {
   readonly deliverAt: number;
@@ -49,6 +50,8 @@ class SimNode {
   incarnation = 0;
   /** Fault: die during the next pump, after persisting but before sending (the process dies after an fsync). */
   dieAfterPersist = false;
+  /** Fault: die in the middle of the next log append: the batch is lost whole (SQLite's torn tail is a lost transaction). */
+  tornAppend = false;
   dying = false;
   private nextToken = 1;
   readonly waiting = new Map<number, ClientOp>();
@@ -63,6 +66,8 @@ class SimNode {
 export interface WorldOptions {
   readonly seed: number;
   readonly servers: number;
+  /** Probability (0-1) that a delivered message is delivered twice in a row (idempotence of every handler). */
+  readonly duplicate?: number;
   /** Simulated milliseconds of faults and load, then healing. */
   readonly faultMs: number;
   readonly healMs: number;
@@ -189,8 +194,24 @@ export class World {
   // ---- the driver of one simulated server ----
 
   private target(n: SimNode): EffectTarget {
+    const append = (txns: readonly LoggedTxn[]) => {
+      if (n.tornAppend) {
+        n.tornAppend = false;
+        n.dying = true;
+        this.say(`${n.id} dies in the middle of appending ${txns.length} transactions (lost)`);
+        throw new TornWrite();
+      }
+      n.store.append(txns);
+    };
+    const log = new Proxy(n.store, {
+      get: (t, p) => {
+        if (p === 'append') return append;
+        const v = (t as unknown as Record<string | symbol, unknown>)[p];
+        return typeof v === 'function' ? v.bind(t) : v;
+      },
+    });
     return {
-      log: n.store, epochs: n.store, snapshots: n.store, tree: n.tree, replica: n.replica,
+      log, epochs: n.store, snapshots: n.store, tree: n.tree, replica: n.replica,
       reloadTree: () => n.tree.loadFrom(restore(n.store, n.store).tree),
       send: (sends) => {
         if (n.dieAfterPersist) n.dying = true;
@@ -203,7 +224,11 @@ export class World {
 
   pump(n: SimNode): void {
     if (!n.up) return;
-    drain(this.target(n));
+    try {
+      drain(this.target(n));
+    } catch (e) {
+      if (!(e instanceof TornWrite)) throw e;
+    }
     if (n.dying) {
       n.dying = false;
       n.dieAfterPersist = false;
@@ -229,12 +254,17 @@ export class World {
   private deliverDue(): void {
     for (const [k, l] of this.links) {
       const [a, b] = k.split('>').map(Number) as [number, number];
+      if (this.held?.has(k)) continue;
       while (l.queue.length > 0 && l.queue[0]!.deliverAt <= this.now) {
         const { msg } = l.queue.shift()!;
         const n = this.nodes.get(b)!;
         if (!n.up || !this.connected(a, b)) continue;
         n.replica.step(a, msg, this.now);
         this.pump(n);
+        if (this.opts.duplicate && n.up && this.connected(a, b) && this.rnd(1000) < this.opts.duplicate * 1000) {
+          n.replica.step(a, msg, this.now);
+          this.pump(n);
+        }
       }
     }
   }
@@ -283,10 +313,16 @@ export class World {
     this.committed.set(logged.zxid, key);
   }
 
+  /** Which server established each epoch: at most one per epoch. */
+  readonly establishedBy = new Map<number, ServerId>();
+
   /** PrimaryIntegrity: a new leader's history holds everything committed before it. */
   private checkPrimaryIntegrity(server: ServerId, epoch: number, zxid: Zxid): void {
     const n = this.nodes.get(server)!;
     this.say(`${server} established epoch ${epoch} at ${zxid.toString(16)}`);
+    const other = this.establishedBy.get(epoch);
+    if (other !== undefined && other !== server) this.fail(`two leaders established epoch ${epoch}: ${other} and ${server}`);
+    this.establishedBy.set(epoch, server);
     const mine = new Map(n.store.readAfter(0, 1e9).map((t) => [t.zxid, txnKey(t)]));
     for (const p of (n.replica.leader as unknown as { notDurable: LoggedTxn[] }).notDurable ?? []) mine.set(p.zxid, txnKey(p));
     const snapshotted = n.store.purgedUpTo(); // history up to here came as a snapshot (SNAP), not as log entries
@@ -347,9 +383,12 @@ export class World {
     } else if (r < 90) {
       const a = pick(), b = pick();
       if (a !== b) this.heal(a, b);
-    } else if (r < 95) {
+    } else if (r < 93) {
       const a = pick();
       if (this.nodes.get(a)!.up && down.length < Math.floor((ids.length - 1) / 2) + 1) this.nodes.get(a)!.dieAfterPersist = true;
+    } else if (r < 96) {
+      const a = pick();
+      if (this.nodes.get(a)!.up && down.length < Math.floor((ids.length - 1) / 2) + 1) this.nodes.get(a)!.tornAppend = true;
     } else {
       // isolate one server from everyone
       const a = pick();
@@ -371,7 +410,10 @@ export class World {
     }
     // heal the world
     this.say('--- heal ---');
-    for (const n of this.nodes.values()) n.dieAfterPersist = false;
+    for (const n of this.nodes.values()) {
+      n.dieAfterPersist = false;
+      n.tornAppend = false;
+    }
     for (const id of this.nodes.keys()) this.restart(id);
     for (const a of this.nodes.keys()) for (const b of this.nodes.keys()) if (a < b) this.heal(a, b);
     const healEnd = this.now + this.opts.healMs;
@@ -396,6 +438,58 @@ export class World {
     this.checkFinal();
   }
 
+  // ---- for scripted scenarios ----
+
+  /** Advances simulated time (messages, ticks) by `ms`. */
+  runFor(ms: number): void {
+    const end = this.now + ms;
+    while (this.now < end) this.step();
+    this.checkServing();
+  }
+
+  /** Advances until `cond` holds, failing after `ms`. */
+  runUntil(what: string, cond: () => boolean, ms = 10_000): void {
+    const end = this.now + ms;
+    while (!cond()) {
+      if (this.now > end) this.fail(`timed out waiting for ${what}: ${this.describe()}`);
+      this.step();
+    }
+    this.checkServing();
+  }
+
+  leader(): ServerId | null {
+    const ls = [...this.nodes.values()].filter((n) => n.up && n.replica.state === 'LEADING' && n.replica.serving);
+    return ls.length === 1 ? ls[0]!.id : null;
+  }
+
+  node(id: ServerId): SimNode {
+    return this.nodes.get(id)!;
+  }
+
+  /** Holds back every message from a to b (for a while: the link stays up, nothing arrives). */
+  private readonly held = new Set<string>();
+  hold(a: ServerId, b: ServerId): void {
+    this.held.add(this.linkKey(a, b));
+  }
+  release(a: ServerId, b: ServerId): void {
+    this.held.delete(this.linkKey(a, b));
+  }
+
+  /** Heals everything, restarts everyone, waits for a stable leader, checks the final state. */
+  finish(): void {
+    for (const id of this.nodes.keys()) this.restart(id);
+    for (const a of this.nodes.keys()) for (const b of this.nodes.keys()) if (a < b) this.heal(a, b);
+    this.held.clear();
+    this.runUntil('a stable ensemble', () => this.settled(), this.opts.healMs);
+    const leader = this.leader()!;
+    const probe = this.ops.length;
+    this.submit(leader);
+    this.runUntil('a write after healing', () => this.ops[probe]!.outcome !== null, 3000);
+    if (!this.ops[probe]!.outcome!.ok) this.fail('a write after healing failed');
+    this.runUntil('followers to catch up', () => [...this.nodes.values()].every((n) => n.tree.lastProcessedZxid === this.node(leader).tree.lastProcessedZxid), 3000);
+    this.checkFinal();
+  }
+
   private settled(): boolean {
     const ns = [...this.nodes.values()];
     return ns.every((n) => n.up && n.replica.serving) && ns.filter((n) => n.replica.state === 'LEADING').length === 1;
@@ -406,7 +500,7 @@ export class World {
   }
 
   /** Durability and agreement at the end: every server has the same tree; every acknowledged write is in it; writes refused with NoQuorum are not. */
-  private checkFinal(): void {
+  checkFinal(): void {
     const trees = [...this.nodes.values()].map((n) => JSON.stringify(dumpTree(n.tree)));
     for (let i = 1; i < trees.length; i++) if (trees[i] !== trees[0]) this.fail(`servers 1 and ${i + 1} disagree after healing`);
     const tree = this.nodes.get(1)!.tree;

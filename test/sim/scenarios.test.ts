@@ -1,0 +1,139 @@
+// The classic ZAB scenarios, scripted in the simulator (each also a seed of the world's
+// network jitter): whatever the script does, the world checks its invariants as it runs,
+// and finish() heals, waits for a stable ensemble and checks the final state.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { World } from './world.ts';
+
+function world(seed = 7): World {
+  const w = new World({ seed, servers: 3, faultMs: 0, healMs: 10_000 });
+  w.runUntil('a first leader', () => w.leader() !== null);
+  return w;
+}
+
+const lastOp = (w: World) => w.ops[w.ops.length - 1]!;
+const followersOf = (w: World, leader: number) => [1, 2, 3].filter((i) => i !== leader);
+const syncModes = (w: World, id: number) => w.node(id).replica.events.filter((e) => e.event === 'sync').map((e) => e.detail?.mode);
+
+test('leader crash after commit: the acknowledged write survives the new leader', () => {
+  const w = world();
+  const l = w.leader()!;
+  w.submit(l);
+  const op = lastOp(w);
+  w.runUntil('the write to be acknowledged', () => op.outcome !== null);
+  assert.equal(op.outcome!.ok, true);
+  w.crash(l);
+  w.runUntil('a new leader', () => w.leader() !== null && w.leader() !== l);
+  w.finish();
+  assert.ok(w.node(w.leader()!).tree.get(op.path));
+});
+
+test('leader crash before commit, proposal logged by the followers: the new leader commits it', () => {
+  const w = world(11);
+  const l = w.leader()!;
+  const [a, b] = followersOf(w, l) as [number, number];
+  // the followers log the proposal but their ACKs never reach the leader
+  w.hold(a, l);
+  w.hold(b, l);
+  w.submit(l);
+  const op = lastOp(w);
+  w.runFor(100);
+  assert.equal(op.outcome, null, 'not committed without acknowledgements');
+  assert.ok(w.node(a).store.lastZxid() > 0 && w.node(b).store.lastZxid() === w.node(a).store.lastZxid(), 'both followers logged it');
+  w.crash(l);
+  w.release(a, l);
+  w.release(b, l);
+  w.runUntil('a new leader', () => w.leader() !== null);
+  w.finish();
+  assert.ok(w.node(1).tree.get(op.path), 'a proposal in a quorum\'s logs is in the new history');
+  assert.notEqual(op.outcome?.ok, true);
+});
+
+test('leader crash before anyone logged its proposal: it comes back as a follower and must TRUNC', () => {
+  const w = world(13);
+  const l = w.leader()!;
+  const [a, b] = followersOf(w, l) as [number, number];
+  w.hold(l, a);
+  w.hold(l, b);
+  w.submit(l);
+  const op = lastOp(w);
+  w.runFor(50);
+  assert.ok(w.node(l).store.lastZxid() > w.node(a).store.lastZxid(), 'only the leader logged it');
+  w.crash(l);
+  w.release(l, a);
+  w.release(l, b);
+  w.runUntil('a new leader among the followers', () => w.leader() !== null);
+  // the new leader commits something of its own, so the old proposal is beside its history
+  w.submit(w.leader()!);
+  w.runUntil('a write in the new epoch', () => lastOp(w).outcome !== null);
+  w.restart(l);
+  w.finish();
+  assert.equal(w.node(l).tree.get(op.path), undefined, 'the uncommitted proposal is gone everywhere');
+  assert.equal(w.node(a).tree.get(op.path), undefined);
+  assert.ok(syncModes(w, l).includes('TRUNC') || syncModes(w, l).includes('SNAP'), `old leader synchronised by ${syncModes(w, l)}`);
+});
+
+test('a stale leader in a minority partition never acknowledges a write; the majority moves on', () => {
+  const w = world(17);
+  const l = w.leader()!;
+  const [a, b] = followersOf(w, l) as [number, number];
+  w.partition(l, a);
+  w.partition(l, b);
+  w.submit(l);
+  const stale = lastOp(w);
+  w.runUntil('a new leader in the majority', () => { const x = w.leader(); return x !== null && x !== l; });
+  const fresh = w.leader()!;
+  w.submit(fresh);
+  const ok = lastOp(w);
+  w.runUntil('the majority acknowledges', () => ok.outcome !== null);
+  assert.equal(ok.outcome!.ok, true);
+  w.runUntil('the stale leader answers', () => stale.outcome !== null);
+  assert.equal(stale.outcome!.ok, false, 'a leader without its quorum cannot acknowledge');
+  w.finish();
+  assert.equal(w.node(1).tree.get(stale.path), undefined);
+  assert.ok(w.node(l).tree.get(ok.path), 'the stale leader caught up');
+});
+
+test('two elections in a row: the second leader dies right after winning; acknowledged writes survive both', () => {
+  const w = world(19);
+  const acked: string[] = [];
+  const l1 = w.leader()!;
+  for (let i = 0; i < 5; i++) {
+    w.submit(l1);
+    const op = lastOp(w);
+    w.runUntil('a write', () => op.outcome !== null);
+    if (op.outcome!.ok) acked.push(op.path);
+  }
+  w.crash(l1);
+  w.runUntil('a second leader', () => { const x = w.leader(); return x !== null && x !== l1; });
+  const l2 = w.leader()!;
+  w.submit(l2);
+  const op2 = lastOp(w);
+  w.runUntil('a write to the second leader', () => op2.outcome !== null);
+  if (op2.outcome!.ok) acked.push(op2.path);
+  w.crash(l2);
+  w.restart(l1);
+  w.runUntil('a third leader', () => { const x = w.leader(); return x !== null && x !== l2; });
+  w.finish();
+  for (const p of acked) assert.ok(w.node(1).tree.get(p), `${p} survived`);
+  assert.ok(w.establishedBy.size >= 3, 'three epochs were established');
+});
+
+test('a server restarting with a torn log tail rejoins and loses nothing acknowledged', () => {
+  const w = world(23);
+  const l = w.leader()!;
+  const f = followersOf(w, l)[0]!;
+  w.node(f).tornAppend = true;
+  const acked: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    w.submit(l);
+    const op = lastOp(w);
+    w.runUntil('a write', () => op.outcome !== null);
+    if (op.outcome!.ok) acked.push(op.path);
+  }
+  assert.equal(w.node(f).up, false, 'the follower died mid-append');
+  assert.equal(acked.length, 6, 'the other follower made the quorum');
+  w.restart(f);
+  w.finish();
+  for (const p of acked) assert.ok(w.node(f).tree.get(p), `${p} on the restarted server`);
+});
