@@ -44,9 +44,13 @@ function frame(kind: number, payload: Uint8Array): Buffer {
   return b;
 }
 
-/** Identifies the ensemble's configuration: peers with another member list are refused. */
+/**
+ * Identifies the ensemble's membership: peers configured with other member ids
+ * are refused. Addresses are left out on purpose: each server may reach the
+ * others by its own route (NAT, container names, a proxy in fault tests).
+ */
 export function ensembleId(cfg: ServerConfig): string {
-  const desc = [...cfg.peers].sort((a, b) => a[0] - b[0]).map(([id, addr]) => `${id}=${addr}`).join(',');
+  const desc = [...cfg.peers.keys()].sort((a, b) => a - b).join(',');
   return createHash('sha256').update(desc).digest('hex').slice(0, 16);
 }
 
@@ -135,7 +139,7 @@ export class PeerTransport {
     if (req.method !== 'POST' || req.url !== '/zab') return this.refuse(res, 404, 'not a peer endpoint', null);
     const from = Number(req.headers['zoogate-peer-id']);
     if (!Number.isInteger(from) || !this.cfg.peers.has(from) || from === this.cfg.serverId) return this.refuse(res, 403, 'not a member of this ensemble', req.headers['zoogate-peer-id']);
-    if (req.headers['zoogate-ensemble'] !== this.ensemble) return this.refuse(res, 403, 'member lists differ (--peers)', from);
+    if (req.headers['zoogate-ensemble'] !== this.ensemble) return this.refuse(res, 403, 'member ids differ (--peers)', from);
     if (Number(req.headers['zoogate-peer-to']) !== this.cfg.serverId) return this.refuse(res, 403, 'stream meant for another server', from);
     if (this.cfg.secret !== null && !this.authentic(req, from)) return this.refuse(res, 401, 'bad or missing peer credentials', from);
     req.socket.setNoDelay(true);
