@@ -46,7 +46,7 @@ test('leader crash before commit, proposal logged by the followers: the new lead
   w.runUntil('a new leader', () => w.leader() !== null);
   w.finish();
   assert.ok(w.node(1).tree.get(op.path), 'a proposal in a quorum\'s logs is in the new history');
-  assert.notEqual(op.outcome?.ok, true);
+  assert.notEqual((op.outcome as { ok: boolean } | null)?.ok, true, 'the client of the dead leader never heard success');
 });
 
 test('leader crash before anyone logged its proposal: it comes back as a follower and must TRUNC', () => {
