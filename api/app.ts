@@ -6,6 +6,7 @@ import { sendError } from './http-util.ts';
 import type { Logger } from './logger.ts';
 import { cluster, health, openapi, postSync, ready } from './routes/ops.ts';
 import { postMulti } from './routes/multi.ts';
+import { command } from './routes/commands.ts';
 import { watchSse } from './routes/watch-sse.ts';
 import { closeSession, keepAlive, openSession, sessionInfo } from './routes/sessions.ts';
 import { createZnode, deleteZnode, getZnode, headZnode, putZnode, znodePath } from './routes/znodes.ts';
@@ -52,6 +53,10 @@ function route(x: Exchange, pathname: string): Promise<void> {
   if (pathname === '/sync' || pathname.startsWith('/sync/')) {
     const path = znodePath(pathname.slice(5));
     return methods(x, { POST: (x) => postSync(x, path) });
+  }
+  if (pathname.startsWith('/commands/')) {
+    const name = pathname.slice(10);
+    return methods(x, { GET: (x) => command(x, name) });
   }
   switch (pathname) {
     case '/health': return methods(x, { GET: health, HEAD: health });

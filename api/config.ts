@@ -38,6 +38,8 @@ export interface ServerConfig {
   /** `user:base64(sha1(user:password))` whose holder may do anything (zookeeper.DigestAuthenticationProvider.superDigest). */
   readonly superDigest: string | null;
   readonly logLevel: 'silent' | 'error' | 'info' | 'debug';
+  /** Chaos tests only (ZOOGATE_FAULT_FILE): a file whose presence makes log appends fail. */
+  readonly faultFile: string | null;
 }
 
 interface Setting {
@@ -134,6 +136,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     clientBufferBytes: int('--client-buffer-bytes', get(SETTINGS.clientBuffer)!, 1024, 1 << 30),
     superDigest,
     logLevel: logLevel as ServerConfig['logLevel'],
+    faultFile: env.ZOOGATE_FAULT_FILE ?? null,
   };
   return { ...cfg, ...overrides };
 }

@@ -59,6 +59,7 @@ export class ServerNode {
   constructor(readonly cfg: ServerConfig, readonly log: Logger) {
     const t0 = performance.now();
     this.store = new SqliteStore(join(cfg.dataDir, 'zoogate.db'));
+    this.store.faultFile = cfg.faultFile;
     const r = restore(this.store, this.store);
     if (r.damaged.length > 0) log.error({ snapshots: r.damaged }, 'skipped damaged snapshots');
     this.tree = r.tree;

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Epoch, Zxid } from '../core/ids.ts';
 import type { EpochStore, LogStore, SnapshotMeta, SnapshotStore, SnapshotWriter } from '../core/ports.ts';
@@ -21,6 +21,14 @@ export class SqliteStore implements LogStore, EpochStore, SnapshotStore {
   private readonly stmts;
   private readonly writer = new BinaryWriter(4096);
   private cachedLastZxid: Zxid;
+
+  /**
+   * Fault injection for the chaos tests (never set in production): when this
+   * file exists, the next append fails as a failing disk would ("eio") or
+   * runs into a full disk for real ("full": SQLite's max_page_count is pinned,
+   * so the append gets SQLITE_FULL). The server must stop, not corrupt.
+   */
+  faultFile: string | null = null;
 
   constructor(readonly file: string) {
     mkdirSync(dirname(file), { recursive: true });
@@ -83,8 +91,20 @@ export class SqliteStore implements LogStore, EpochStore, SnapshotStore {
       invariant(t.zxid > prev, `log append ${t.zxid} after ${prev}`);
       prev = t.zxid;
     }
+    if (this.faultFile !== null) this.injectFault(this.faultFile);
     this.appendBatch(txns);
     this.cachedLastZxid = prev;
+  }
+
+  private injectFault(path: string): void {
+    let kind: string;
+    try {
+      kind = readFileSync(path, 'utf8').trim();
+    } catch {
+      return;
+    }
+    if (kind === 'full') this.db.pragma(`max_page_count = ${this.db.pragma('page_count', { simple: true }) as number}`);
+    else throw Object.assign(new Error(`EIO: injected write failure (${path})`), { code: 'EIO' });
   }
 
   lastZxid(): Zxid {
