@@ -382,6 +382,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/commands/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ZooKeeper AdminServer-style commands
+         * @description `ruok`: the server runs. `hash`: a SHA-256 digest of the whole replicated
+         *     state (every znode's fields and data, children in sorted order, and the
+         *     session table) with the zxid it reflects: two servers at the same zxid
+         *     must report the same digest (the chaos tests compare them). An unknown
+         *     command is 404 NoNode.
+         */
+        get: operations["command"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.yaml": {
         parameters: {
             query?: never;
@@ -484,7 +508,9 @@ export interface paths {
          *     (`DELETE /sessions/{id}`) gets `state` `Expired` or `Closed` the same way.
          *
          *     **Close codes.** 4000: the session ended (after a `state` frame). 4001: the
-         *     session moved to another connection. 4008: slow consumer, more than
+         *     session moved to another connection. 4002: this server stopped serving (it
+         *     lost its leader or its quorum); resume the session on another server.
+         *     4008: slow consumer, more than
          *     `--client-buffer-bytes` sent and not yet read (the session lives on; resume
          *     it with `lastZxid` and `watches`). 1008: protocol error, after an `error`
          *     frame (a frame that is not a JSON object, an unknown `type`, a request
@@ -919,6 +945,17 @@ export interface components {
             /** @description The last zxid this server has applied. */
             lastZxid: components["schemas"]["Zxid"];
             members: components["schemas"]["ClusterMember"][];
+        };
+        CommandResult: {
+            command: string;
+            /** @description Null on success (AdminServer's convention). */
+            error: null;
+            /** @description `hash`: the zxid the digest reflects. */
+            zxid?: components["schemas"]["Zxid"];
+            /** @description `hash`: SHA-256 of the replicated state, hex. */
+            digest?: string;
+            /** @description `hash`: the number of znodes. */
+            nodeCount?: number;
         };
         ClusterMember: {
             id: number;
@@ -2824,6 +2861,31 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+        };
+    };
+    command: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: "ruok" | "hash";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The command's result. */
+            200: {
+                headers: {
+                    "Zoogate-Zxid": components["headers"]["Zoogate-Zxid"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
         };
     };
     openapi: {

@@ -189,6 +189,17 @@ test('operations: health, readiness, cluster and the spec itself', async () => {
   assert.equal(cluster.lastZxid, c.zxid);
   assert.equal(cluster.members.length, 1);
 
+  const ruok = await expect('GET', '/commands/{name}', 200, api.GET('/commands/{name}', { params: { path: { name: 'ruok' } } }));
+  assert.deepEqual(ruok.body, { command: 'ruok', error: null });
+  const hash1 = await expect('GET', '/commands/{name}', 200, api.GET('/commands/{name}', { params: { path: { name: 'hash' } } }));
+  const hash2 = await expect('GET', '/commands/{name}', 200, api.GET('/commands/{name}', { params: { path: { name: 'hash' } } }));
+  const d1 = hash1.body as { digest: string; zxid: number };
+  assert.equal(d1.digest, (hash2.body as { digest: string }).digest, 'the same state gives the same digest');
+  await expect('POST', '/znodes/{path}', 201, api.POST('/znodes/{path}', { params: { path: { path: 'hash-changer' } }, body: 'x' as never, bodySerializer: (b: unknown) => b as string }));
+  const hash3 = await expect('GET', '/commands/{name}', 200, api.GET('/commands/{name}', { params: { path: { name: 'hash' } } }));
+  assert.notEqual((hash3.body as { digest: string }).digest, d1.digest, 'a change changes the digest');
+  await expect('GET', '/commands/{name}', 404, api.GET('/commands/{name}', { params: { path: { name: 'nope' as never } } }));
+
   const o = await expect('GET', '/openapi.yaml', 200, api.GET('/openapi.yaml', { parseAs: 'text' }));
   assert.equal(o.body, readFileSync(OPENAPI_PATH, 'utf8'));
   assert.match(o.response.headers.get('content-type') ?? '', /^application\/yaml/);
