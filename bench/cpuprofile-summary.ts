@@ -65,6 +65,8 @@ function shortUrl(url: string): string {
   return p;
 }
 
+export const KEEPNAMES = 'tsx keepNames (__name)';
+
 /** Coarse area of a frame, for "where does the time go". */
 export function areaOf(cf: CallFrame): string {
   const name = cf.functionName;
@@ -80,12 +82,7 @@ export function areaOf(cf: CallFrame): string {
   if (/^node:(_http_|http|internal\/http)/.test(url) || /^node:internal\/(streams\/)?(http|_http)/.test(url)) return 'node http';
   if (/^node:(net|stream|internal\/stream|internal\/streams|internal\/net|internal\/stream_base)/.test(url)) return 'node net/streams';
   if (/^node:/.test(url)) return 'node other';
-  if (url === '') {
-    // native functions V8 shows without a script: JSON, Buffer/string builtins, addon calls
-    if (/^(parse|stringify)$/.test(name)) return 'JSON (native)';
-    if (/^(writev?|writeUtf8String|writeLatin1String|writeBuffer|readStop|readStart|shutdown|close|end|setNoDelay|Socket|TCP)/.test(name)) return 'node net/streams';
-    return `native: ${name || '(anonymous)'}`;
-  }
+  if (url === '') return `native: ${name || '(anonymous)'}`;
   return `other: ${url.split('/')[0]}`;
 }
 
@@ -112,6 +109,7 @@ export function summarise(file: string, top = 20, window?: { fromEndMs: number; 
   const totalUs = new Map<string, number>();
   const areaUs = new Map<string, number>();
   const frameOf = new Map<string, CallFrame>();
+  const areaOfKey = new Map<string, string>();
   let idleUs = 0;
   let sampledUs = 0;
   // samples[i] was taken at startTime + sum(timeDeltas[0..i]); charge each sample the interval up to the next one
@@ -137,7 +135,19 @@ export function summarise(file: string, top = 20, window?: { fromEndMs: number; 
     const k = key(cf);
     frameOf.set(k, cf);
     selfUs.set(k, (selfUs.get(k) ?? 0) + dt);
-    const a = areaOf(cf);
+    // esbuild's keepNames helper (tsx): __name(fn, "x") -> Object.defineProperty(fn, 'name', …), whose
+    // native part shows as "set natives" / "get name" frames under __name
+    const pf = byId.get(parent.get(node.id) ?? -1)?.callFrame;
+    let a: string;
+    if (cf.functionName === '__name' || pf?.functionName === '__name') a = KEEPNAMES;
+    else if (cf.url === '' && !cf.functionName.startsWith('(')) {
+      // a native builtin (writev, JSON.stringify, a RegExp…): charge it to the area of its nearest JS caller
+      let id = parent.get(node.id);
+      while (id !== undefined && byId.get(id)!.callFrame.url === '' && !byId.get(id)!.callFrame.functionName.startsWith('(')) id = parent.get(id);
+      const caller = id === undefined ? undefined : byId.get(id)!.callFrame;
+      a = caller && caller.url !== '' ? areaOf(caller) : areaOf(cf);
+    } else a = areaOf(cf);
+    if (!areaOfKey.has(k)) areaOfKey.set(k, a);
     areaUs.set(a, (areaUs.get(a) ?? 0) + dt);
     const seen = new Set<string>();
     for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
@@ -156,7 +166,7 @@ export function summarise(file: string, top = 20, window?: { fromEndMs: number; 
   const row = (k: string): FnRow => {
     const cf = frameOf.get(k)!;
     const [fn, where] = k.split('\u0000') as [string, string];
-    return { fn, where, area: areaOf(cf), selfMs: ms(selfUs.get(k) ?? 0), selfPct: pct(selfUs.get(k) ?? 0), totalMs: ms(totalUs.get(k) ?? 0), totalPct: pct(totalUs.get(k) ?? 0) };
+    return { fn, where, area: areaOfKey.get(k) ?? areaOf(cf), selfMs: ms(selfUs.get(k) ?? 0), selfPct: pct(selfUs.get(k) ?? 0), totalMs: ms(totalUs.get(k) ?? 0), totalPct: pct(totalUs.get(k) ?? 0) };
   };
   const bySelf = [...selfUs.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k]) => row(k));
   // inclusive: only frames with code behind them (skip V8 pseudo-frames), ZooGate's and the libraries'
