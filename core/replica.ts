@@ -192,6 +192,7 @@ export class Replica implements ZabContext {
     this.setServing(false);
     if (wasActive || this.state !== 'LOOKING') this.out.roleChanged = true;
     this.state = 'LOOKING';
+    this.nextElectionReportAt = 0;
     this.note('LOOKING', { reason });
     const self: Vote = { leader: this.cfg.serverId, zxid: this.lastLogged, peerEpoch: this.currentEpoch };
     this.election = new FastLeaderElection(
@@ -234,10 +235,16 @@ export class Replica implements ZabContext {
     else if (this.follower !== null) this.follower.onMessage(from, msg);
   }
 
+  private nextElectionReportAt = 0;
+
   tick(nowMs: number): void {
     this.now = nowMs;
     if (this.election !== null) {
       this.election.tick(nowMs);
+      if (nowMs >= this.nextElectionReportAt) {
+        if (this.nextElectionReportAt !== 0) this.note('still looking', this.election.describe());
+        this.nextElectionReportAt = nowMs + 20 * this.cfg.tickMs;
+      }
       this.checkDecision();
     } else if (this.leader !== null) this.leader.tick();
     else if (this.follower !== null) this.follower.tick();

@@ -226,10 +226,12 @@ export class PeerTransport {
   }
 
   linkUp(id: number): void {
+    this.log.info({ peer: id }, 'peer stream up');
     if (!this.closed) this.sink.peerUp(id);
   }
 
   linkDown(id: number): void {
+    this.log.info({ peer: id }, 'peer stream down');
     if (!this.closed) this.sink.peerDown(id);
   }
 
@@ -313,9 +315,12 @@ class OutboundLink {
     req.destroy();
     const wasUp = this.up;
     this.up = false;
+    // what was queued for the broken stream is lost (the peer resynchronises); a
+    // write waiting for 'drain' on it will never resume, so the next stream starts clean
+    for (const item of this.queue) if (item.kind === 'snap') item.enc.close();
     this.queue = [];
     this.queuedBytes = 0;
-    for (const item of this.queue) if (item.kind === 'snap') item.enc.close();
+    this.writing = false;
     if (wasUp) this.t.linkDown(this.id);
     if (this.closed || this.t.isClosed) return;
     this.timer = setTimeout(() => this.connect(), this.retryMs);
@@ -363,6 +368,7 @@ class OutboundLink {
         if (!req.write(head.data)) {
           this.writing = true;
           req.once('drain', () => {
+            if (this.req !== req) return;
             this.writing = false;
             this.pumpQueue();
           });
@@ -383,6 +389,7 @@ class OutboundLink {
       const ok = req.write(data);
       this.writing = true;
       const next = () => {
+        if (this.req !== req) return;
         this.writing = false;
         this.pumpQueue();
       };

@@ -180,6 +180,11 @@ export class WsConnection implements SessionChannel {
   // ---- connect / resume ----
 
   private connect(msg: Json): void {
+    // A server without a leader cannot tell a live session from a dead one: the client must go elsewhere.
+    if (!this.node.serving) {
+      this.send({ type: 'error', code: 'NoQuorum', message: `server ${this.cfg.serverId} is ${this.node.replica.state.toLowerCase()}, not serving; connect to another server` });
+      return this.close(CLOSE_NOT_SERVING, 'not serving');
+    }
     this.state = 'connecting';
     const { sessionId, timeoutMs, lastZxid, watches } = msg;
     let regs: Registration[];

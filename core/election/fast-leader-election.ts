@@ -143,6 +143,15 @@ export class FastLeaderElection {
     this.finalizeAt ??= nowMs + this.cfg.finalizeWaitMs;
   }
 
+  /** What the election knows, for the server's log while it drags on. */
+  describe(): Record<string, unknown> {
+    return {
+      round: this.logicalclock, proposal: this.proposal,
+      votes: Object.fromEntries(this.recvset),
+      established: Object.fromEntries([...this.outofelection].map(([id, o]) => [id, { ...o.vote, electionEpoch: o.electionEpoch, state: o.state }])),
+    };
+  }
+
   tick(nowMs: number): void {
     if (this.decision !== null) return;
     if (this.finalizeAt !== null && nowMs >= this.finalizeAt) return this.decide(this.proposal, this.logicalclock);

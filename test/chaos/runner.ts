@@ -301,6 +301,17 @@ export async function runChaos(cfg: ChaosConfig): Promise<ChaosResult> {
       say(`FAILED; history and fault schedule in ${failureFile}`);
     }
     return { ok: problems.length === 0, problems, seed: cfg.seed, servers: cfg.servers, ops: rec.ops.length, outcomes, faults, availability, checks, failureFile };
+  } catch (e) {
+    // the run itself broke (the ensemble never settled, a server would not answer): keep everything
+    keepFiles = true;
+    mkdirSync(cfg.dir, { recursive: true });
+    const failureFile = join(cfg.dir, `chaos-failure-seed-${cfg.seed}.json`);
+    writeFileSync(failureFile, JSON.stringify({ config: { ...cfg, log: undefined }, error: String((e as Error).stack ?? e), faults, history: rec.ops, serverLogs: cluster.members.map((m) => m.log.slice(-400_000)) }, null, 1));
+    say(`BROKE: ${(e as Error).message}; details in ${failureFile}`);
+    return {
+      ok: false, problems: [`the run broke: ${(e as Error).message}`], seed: cfg.seed, servers: cfg.servers, ops: rec.ops.length, outcomes: {}, faults,
+      availability: {}, checks: {}, failureFile,
+    };
   } finally {
     ctx.running = false;
     await cluster.destroy(keepFiles);
