@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CodecError } from '../../core/codec.ts';
@@ -17,7 +17,8 @@ const FRAME_SNAP_END = 2;
 const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 /** Bytes queued for one peer beyond which the connection is dropped (the peer resynchronises). */
 const MAX_QUEUED_BYTES = 512 * 1024 * 1024;
-const AUTH_WINDOW_MS = 5 * 60_000;
+/** How long a challenge may wait for the stream that answers it. */
+const NONCE_TTL_MS = 30_000;
 
 export interface PeerSink {
   receive(from: number, msg: PeerMessage): void;
@@ -54,8 +55,8 @@ export function ensembleId(cfg: ServerConfig): string {
   return createHash('sha256').update(desc).digest('hex').slice(0, 16);
 }
 
-function authToken(secret: string, from: number, to: number, ts: number): string {
-  return createHmac('sha256', secret).update(`zoogate-peer ${from}>${to} ${ts}`).digest('hex');
+function authToken(secret: string, from: number, to: number, nonce: string): string {
+  return createHmac('sha256', secret).update(`zoogate-peer ${from}>${to} ${nonce}`).digest('hex');
 }
 
 /**
@@ -63,9 +64,11 @@ function authToken(secret: string, from: number, to: number, ts: number): string
  * `POST /zab` to every other member and writes length-prefixed binary frames
  * into it: one persistent connection per direction, every message of one
  * output for a peer in one write, a SNAP streamed a chunk per event-loop turn
- * with later messages queued behind it. Streams are authenticated by an HMAC
- * of the shared secret (the secret itself never crosses the wire) and the
- * ensemble's member list; anything else is refused, and a frame that does not
+ * with later messages queued behind it. Streams are authenticated by a
+ * challenge: `GET /zab/nonce` gives a single-use nonce, the stream carries an
+ * HMAC of it under the shared secret (the secret never crosses the wire, a
+ * recorded stream cannot be replayed, and no clocks need agree), and the
+ * ensemble's member ids; anything else is refused, and a frame that does not
  * decode is dropped and counted.
  */
 export class PeerTransport {
@@ -135,7 +138,19 @@ export class PeerTransport {
     res.end(why);
   }
 
+  private readonly nonces = new Map<string, number>();
+
   private accept(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (req.method === 'GET' && req.url === '/zab/nonce') {
+      const now = Date.now();
+      for (const [n, at] of this.nonces) if (now - at > NONCE_TTL_MS) this.nonces.delete(n);
+      if (this.nonces.size > 10_000) this.nonces.clear();
+      const nonce = randomBytes(16).toString('hex');
+      this.nonces.set(nonce, now);
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(nonce);
+      return;
+    }
     if (req.method !== 'POST' || req.url !== '/zab') return this.refuse(res, 404, 'not a peer endpoint', null);
     const from = Number(req.headers['zoogate-peer-id']);
     if (!Number.isInteger(from) || !this.cfg.peers.has(from) || from === this.cfg.serverId) return this.refuse(res, 403, 'not a member of this ensemble', req.headers['zoogate-peer-id']);
@@ -171,10 +186,9 @@ export class PeerTransport {
   private authentic(req: http.IncomingMessage, from: number): boolean {
     const h = req.headers['zoogate-peer-auth'];
     if (typeof h !== 'string') return false;
-    const [tsRaw, mac] = h.split('.');
-    const ts = Number(tsRaw);
-    if (!Number.isFinite(ts) || Math.abs(Date.now() - ts) > AUTH_WINDOW_MS || mac === undefined) return false;
-    const want = Buffer.from(authToken(this.cfg.secret!, from, this.cfg.serverId, ts), 'hex');
+    const [nonce, mac] = h.split('.');
+    if (nonce === undefined || mac === undefined || !this.nonces.delete(nonce)) return false; // unknown or used
+    const want = Buffer.from(authToken(this.cfg.secret!, from, this.cfg.serverId, nonce), 'hex');
     const got = Buffer.from(mac, 'hex');
     return got.length === want.length && timingSafeEqual(got, want);
   }
@@ -210,10 +224,17 @@ export class PeerTransport {
 
   // ---- used by the outbound links ----
 
-  requestOptions(to: number, addr: string): http.RequestOptions {
+  address(addr: string): { host: string; port: number } {
     const i = addr.lastIndexOf(':');
-    const host = addr.slice(0, i).replace(/^\[|\]$/g, '');
-    const ts = Date.now();
+    return { host: addr.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(addr.slice(i + 1)) };
+  }
+
+  get needsNonce(): boolean {
+    return this.cfg.secret !== null;
+  }
+
+  requestOptions(to: number, addr: string, nonce: string | null): http.RequestOptions {
+    const { host, port } = this.address(addr);
     const headers: Record<string, string> = {
       'content-type': 'application/octet-stream',
       'transfer-encoding': 'chunked',
@@ -221,8 +242,8 @@ export class PeerTransport {
       'zoogate-peer-to': String(to),
       'zoogate-ensemble': this.ensemble,
     };
-    if (this.cfg.secret !== null) headers['zoogate-peer-auth'] = `${ts}.${authToken(this.cfg.secret, this.cfg.serverId, to, ts)}`;
-    return { host, port: Number(addr.slice(i + 1)), method: 'POST', path: '/zab', headers, agent: false };
+    if (this.cfg.secret !== null && nonce !== null) headers['zoogate-peer-auth'] = `${nonce}.${authToken(this.cfg.secret, this.cfg.serverId, to, nonce)}`;
+    return { host, port, method: 'POST', path: '/zab', headers, agent: false };
   }
 
   linkUp(id: number): void {
@@ -287,9 +308,35 @@ class OutboundLink {
 
   constructor(readonly id: number, private readonly addr: string, private readonly t: PeerTransport) {}
 
+  /** Fetches a challenge first when the ensemble has a secret, then opens the stream. */
   connect(): void {
     if (this.closed) return;
-    const req = http.request(this.t.requestOptions(this.id, this.addr));
+    if (!this.t.needsNonce) return this.open(null);
+    const { host, port } = this.t.address(this.addr);
+    const get = http.get({ host, port, path: '/zab/nonce', agent: false, timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => (res.statusCode === 200 && /^[0-9a-f]{32}$/.test(body) ? this.open(body) : this.retry()));
+      res.on('error', () => this.retry());
+    });
+    get.on('error', () => this.retry());
+    get.on('timeout', () => get.destroy());
+  }
+
+  private retry(): void {
+    if (this.closed || this.t.isClosed || this.timer !== null) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.connect();
+    }, this.retryMs);
+    this.timer.unref();
+    this.retryMs = Math.min(1000, this.retryMs * 2);
+  }
+
+  private open(nonce: string | null): void {
+    if (this.closed) return;
+    const req = http.request(this.t.requestOptions(this.id, this.addr, nonce));
     this.req = req;
     req.on('socket', (s) => s.setNoDelay(true));
     req.on('response', (res) => {
@@ -322,10 +369,7 @@ class OutboundLink {
     this.queuedBytes = 0;
     this.writing = false;
     if (wasUp) this.t.linkDown(this.id);
-    if (this.closed || this.t.isClosed) return;
-    this.timer = setTimeout(() => this.connect(), this.retryMs);
-    this.timer.unref();
-    this.retryMs = Math.min(1000, this.retryMs * 2);
+    this.retry();
   }
 
   enqueue(items: Outgoing[]): void {

@@ -78,3 +78,31 @@ test('a peer with another secret is refused and never delivers', async () => {
     await t2.close();
   }
 });
+
+test('a stream is authenticated by a single-use challenge: a replayed handshake is refused', async () => {
+  const { createHmac } = await import('node:crypto');
+  const http = await import('node:http');
+  const port = await freePort();
+  const other = await freePort();
+  const peers = new Map([[1, `127.0.0.1:${port}`], [2, `127.0.0.1:${other}`]]);
+  const t = new PeerTransport(loadConfig([], {}, { serverId: 1, host: '127.0.0.1', peerPort: port, secret: 'k', peers }), { receive: () => {}, peerUp: () => {}, peerDown: () => {} }, silent);
+  await t.listen();
+  try {
+    const nonce = await (await fetch(`http://127.0.0.1:${port}/zab/nonce`)).text();
+    assert.match(nonce, /^[0-9a-f]{32}$/);
+    const { ensembleId } = await import('../../api/peer/peer-transport.ts');
+    const headers = {
+      'zoogate-peer-id': '2', 'zoogate-peer-to': '1', 'zoogate-ensemble': ensembleId(loadConfig([], {}, { peers })),
+      'zoogate-peer-auth': `${nonce}.${createHmac('sha256', 'k').update(`zoogate-peer 2>1 ${nonce}`).digest('hex')}`,
+    };
+    const open = () => new Promise<number>((resolve) => {
+      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/zab', headers }, (res) => { resolve(res.statusCode ?? 0); req.destroy(); });
+      req.on('error', () => resolve(-1));
+      req.flushHeaders();
+    });
+    assert.equal(await open(), 200);
+    assert.equal(await open(), 401, 'the same nonce twice');
+  } finally {
+    await t.close();
+  }
+});
