@@ -13,99 +13,101 @@ import { createZnode, deleteZnode, getZnode, headZnode, putZnode, znodePath } fr
 import type { ServerNode } from './server-node.ts';
 import type { WatchHub } from './watch-hub.ts';
 
-type Handler = (x: Exchange) => Promise<void>;
+type Handler = (x: Exchange, arg: string) => Promise<void>;
+type Table = Readonly<Partial<Record<string, Handler>>>;
 
-function methods(x: Exchange, table: Partial<Record<string, Handler>>): Promise<void> {
+// Static tables: nothing is allocated per request to route it (the hot path).
+const ZNODE: Table = { GET: getZnode, HEAD: headZnode, POST: createZnode, PUT: putZnode, DELETE: deleteZnode };
+const MULTI: Table = { POST: postMulti };
+const SESSIONS: Table = { POST: openSession };
+const SESSION: Table = { GET: sessionInfo, DELETE: closeSession };
+const KEEPALIVE: Table = { POST: keepAlive };
+const WATCH: Table = { GET: watchSse };
+const SYNC: Table = { POST: postSync };
+const COMMANDS: Table = { GET: command };
+const HEALTH: Table = { GET: health, HEAD: health };
+const READY: Table = { GET: ready, HEAD: ready };
+const CLUSTER: Table = { GET: cluster };
+const OPENAPI: Table = { GET: openapi };
+
+function dispatch(x: Exchange, table: Table, arg: string): Promise<void> {
   const h = table[x.req.method ?? ''];
   if (h === undefined) {
     x.res.setHeader('allow', Object.keys(table).join(', '));
     throw new ZkError('Unimplemented', `${x.req.method} is not supported here (allowed: ${Object.keys(table).join(', ')})`);
   }
-  return h(x);
+  return h(x, arg);
 }
 
 /** Routes a request to its handler (the platform's http module: no framework on the hot path). */
 function route(x: Exchange, pathname: string): Promise<void> {
-  if (pathname === '/znodes' || pathname.startsWith('/znodes/')) {
-    const path = znodePath(pathname.slice(7));
-    return methods(x, {
-      GET: (x) => getZnode(x, path),
-      HEAD: (x) => headZnode(x, path),
-      POST: (x) => createZnode(x, path),
-      PUT: (x) => putZnode(x, path),
-      DELETE: (x) => deleteZnode(x, path),
-    });
-  }
-  if (pathname === '/multi') return methods(x, { POST: postMulti });
-  if (pathname === '/sessions') return methods(x, { POST: openSession });
+  if (pathname === '/znodes' || pathname.startsWith('/znodes/')) return dispatch(x, ZNODE, znodePath(pathname.slice(7)));
+  if (pathname === '/multi') return dispatch(x, MULTI, '');
+  if (pathname === '/sessions') return dispatch(x, SESSIONS, '');
   if (pathname.startsWith('/sessions/')) {
     const rest = pathname.slice(10);
-    if (rest.endsWith('/keepalive')) {
-      const id = rest.slice(0, -10);
-      return methods(x, { POST: (x) => keepAlive(x, id) });
-    }
-    if (!rest.includes('/')) return methods(x, { GET: (x) => sessionInfo(x, rest), DELETE: (x) => closeSession(x, rest) });
+    if (rest.endsWith('/keepalive')) return dispatch(x, KEEPALIVE, rest.slice(0, -10));
+    if (!rest.includes('/')) return dispatch(x, SESSION, rest);
   }
-  if (pathname === '/watch' || pathname.startsWith('/watch/')) {
-    const path = znodePath(pathname.slice(6));
-    return methods(x, { GET: (x) => watchSse(x, path) });
-  }
-  if (pathname === '/sync' || pathname.startsWith('/sync/')) {
-    const path = znodePath(pathname.slice(5));
-    return methods(x, { POST: (x) => postSync(x, path) });
-  }
-  if (pathname.startsWith('/commands/')) {
-    const name = pathname.slice(10);
-    return methods(x, { GET: (x) => command(x, name) });
-  }
+  if (pathname === '/watch' || pathname.startsWith('/watch/')) return dispatch(x, WATCH, znodePath(pathname.slice(6)));
+  if (pathname === '/sync' || pathname.startsWith('/sync/')) return dispatch(x, SYNC, znodePath(pathname.slice(5)));
+  if (pathname.startsWith('/commands/')) return dispatch(x, COMMANDS, pathname.slice(10));
   switch (pathname) {
-    case '/health': return methods(x, { GET: health, HEAD: health });
-    case '/ready': return methods(x, { GET: ready, HEAD: ready });
-    case '/cluster': return methods(x, { GET: cluster });
-    case '/openapi.yaml': return methods(x, { GET: openapi });
+    case '/health': return dispatch(x, HEALTH, '');
+    case '/ready': return dispatch(x, READY, '');
+    case '/cluster': return dispatch(x, CLUSTER, '');
+    case '/openapi.yaml': return dispatch(x, OPENAPI, '');
   }
   throw new ZkError('NoNode', `no such endpoint: ${pathname}`);
 }
 
 const OPS_PATHS = new Set(['/health', '/ready', '/cluster', '/metrics', '/openapi.yaml']);
 
-export function createHandler(node: ServerNode, hub: WatchHub, cfg: ServerConfig, log: Logger): (req: IncomingMessage, res: ServerResponse) => void {
+function fail(x: Exchange, e: unknown): void {
+  if (e instanceof ZkError) {
+    x.error(e);
+    if (e.code === 'PayloadTooLarge') x.req.resume();
+    return;
+  }
+  x.node.log.error({ err: e, method: x.req.method, url: x.req.url }, 'request failed');
+  x.error(new ZkError('SystemError', 'internal error; see the server log'));
+}
+
+async function afterMinZxid(x: Exchange, pathname: string, want: number): Promise<void> {
+  if (!(await x.node.waitForZxid(want, x.cfg.minZxidWaitMs))) {
+    throw new ZkError('NoQuorum', `this server has not applied zxid ${want} yet (it is at ${x.node.lastZxid}); retry or ask another server`);
+  }
+  return route(x, pathname);
+}
+
+function handle(x: Exchange, pathname: string): void {
+  const { node } = x;
+  try {
+    const minZxid = x.req.headers['zoogate-min-zxid'];
+    // Operations endpoints answer whatever the node has applied (/health is "imok while the process runs").
+    if (minZxid !== undefined && !OPS_PATHS.has(pathname)) {
+      const want = Number(minZxid);
+      if (!/^\d{1,16}$/.test(String(minZxid)) || !Number.isSafeInteger(want)) throw new ZkError('BadArguments', 'Zoogate-Min-Zxid must be a zxid (a non-negative integer)');
+      if (node.lastZxid < want) {
+        afterMinZxid(x, pathname, want).catch((e) => fail(x, e));
+        return;
+      }
+    }
+    // A server without a leader it is synced with answers nothing but the operations endpoints.
+    if (!node.serving && !OPS_PATHS.has(pathname) && !pathname.startsWith('/commands/')) {
+      throw new ZkError('NoQuorum', `this server is ${node.replica.state.toLowerCase()} and not synced with a leader; retry or ask another server`);
+    }
+    route(x, pathname).catch((e) => fail(x, e));
+  } catch (e) {
+    fail(x, e);
+  }
+}
+
+export function createHandler(node: ServerNode, hub: WatchHub, cfg: ServerConfig, _log: Logger): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const pathname = q < 0 ? url : url.slice(0, q);
-    const x = new Exchange(req, res, node, hub, cfg, q < 0 ? '' : url.slice(q + 1));
-    const fail = (e: unknown) => {
-      if (e instanceof ZkError) {
-        x.error(e);
-        if (e.code === 'PayloadTooLarge') req.resume();
-        return;
-      }
-      log.error({ err: e, method: req.method, url }, 'request failed');
-      x.error(new ZkError('SystemError', 'internal error; see the server log'));
-    };
-    try {
-      const minZxid = req.headers['zoogate-min-zxid'];
-      // Operations endpoints answer whatever the node has applied (/health is "imok while the process runs").
-      if (minZxid !== undefined && !OPS_PATHS.has(pathname)) {
-        const want = Number(minZxid);
-        if (!/^\d{1,16}$/.test(String(minZxid)) || !Number.isSafeInteger(want)) throw new ZkError('BadArguments', 'Zoogate-Min-Zxid must be a zxid (a non-negative integer)');
-        if (node.lastZxid < want) {
-          node.waitForZxid(want, cfg.minZxidWaitMs).then((ok) => {
-            if (!ok) throw new ZkError('NoQuorum', `this server has not applied zxid ${want} yet (it is at ${node.lastZxid}); retry or ask another server`);
-            return route(x, pathname);
-          }).catch(fail);
-          return;
-        }
-      }
-      // A server without a leader it is synced with answers nothing but the operations endpoints.
-      if (!node.serving && !OPS_PATHS.has(pathname) && !pathname.startsWith('/commands/')) {
-        throw new ZkError('NoQuorum', `this server is ${node.replica.state.toLowerCase()} and not synced with a leader; retry or ask another server`);
-      }
-      route(x, pathname).catch(fail);
-    } catch (e) {
-      fail(e);
-    }
+    handle(new Exchange(req, res, node, hub, cfg, q < 0 ? '' : url.slice(q + 1)), q < 0 ? url : url.slice(0, q));
   };
 }
 
