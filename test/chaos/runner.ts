@@ -221,9 +221,12 @@ export async function runChaos(cfg: ChaosConfig): Promise<ChaosResult> {
       }
       await sleep(200);
     }
+    // Sessions of stopped clients keep expiring meanwhile: every listing says the zxid it reflects.
+    const listedAt = new Map<number, number>();
     const finalList = async (id: number, path: string) => {
       const a = await rest(cluster.member(id).url, 'GET', `/znodes${path}?children=true&sync=true`, { timeoutMs: 5000 });
       if (a.kind !== 'answer' || a.status !== 200) throw new Error(`final listing of ${path} on ${id}: ${JSON.stringify(a.kind === 'answer' ? a.body : a)}`);
+      if (path === '/sess') listedAt.set(id, Number(a.headers.get('zoogate-zxid')));
       return a.body.children as string[];
     };
     const seqFinal = await finalList(leader, '/seq');
@@ -267,13 +270,16 @@ export async function runChaos(cfg: ChaosConfig): Promise<ChaosResult> {
     const deletions = logs.map(deletionsIn);
     const allDeleted = new Map<string, number>();
     for (const d of deletions) for (const [p, z] of d) allDeleted.set(p, z);
+    // the session check looks at the state each server listed, so only deletions up to that zxid count
+    const sessionDeletions = deletions.map((d, i) => new Map([...d].filter(([p, z]) => !p.startsWith('/sess/') || z <= listedAt.get(ids[i]!)!)));
+    const listedMin = Math.min(...listedAt.values());
     const lockResult = checkLock(holds.map((h) => ({ holder: h.holder, acquiredZxid: h.acquiredZxid, releasedZxid: h.releasedZxid ?? allDeleted.get(h.path) ?? null })));
     checks.lock = lockResult.stats;
     if (!lockResult.ok) problems.push(...lockResult.errors.map((e) => `lock: ${e}`));
-    const ended = sessions.filter((s) => allDeleted.has(s.path) || s.observedExpired);
+    const ended = sessions.filter((s) => (allDeleted.get(s.path) ?? Infinity) <= listedMin || s.observedExpired);
     const sess = checkSessions({
       ephemerals: ended.map((s) => ({ session: s.sessionId, path: s.path })),
-      deletions: new Map(ids.map((id, i) => [String(id), deletions[i]!])),
+      deletions: new Map(ids.map((id, i) => [String(id), sessionDeletions[i]!])),
       finalPaths: sessFinal,
     });
     checks.sessions = sess.stats;
