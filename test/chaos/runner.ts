@@ -16,7 +16,7 @@ import { type LockHold, lockClient, REGISTER_KEYS, registerClient, sequentialCli
 import { prng } from '../support/prng.ts';
 import { sleep } from '../support/process-cluster.ts';
 
-export const FAULT_KINDS = ['kill-leader', 'kill', 'pause', 'partition-majority', 'isolate-leader', 'bridge', 'one-way', 'slow-network', 'disk-eio', 'disk-full'] as const;
+export const FAULT_KINDS = ['kill-leader', 'kill', 'pause', 'partition-majority', 'isolate-leader', 'bridge', 'one-way', 'slow-network', 'lossy-network', 'disk-eio', 'disk-full'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface ChaosConfig {
@@ -163,6 +163,11 @@ export async function runChaos(cfg: ChaosConfig): Promise<ChaosResult> {
           cluster.net.setDelay(20 + rnd(40), 15);
           w.target = 'all links';
           break;
+        case 'lossy-network':
+          // at TCP level a lost packet that retransmission cannot save is a broken connection
+          cluster.net.setLoss(0.002 + rnd(8) / 1000);
+          w.target = 'all links';
+          break;
         case 'disk-eio':
         case 'disk-full':
           cluster.diskFault(victim, kind === 'disk-eio' ? 'eio' : 'full');
@@ -187,6 +192,9 @@ export async function runChaos(cfg: ChaosConfig): Promise<ChaosResult> {
           break;
         case 'slow-network':
           cluster.net.setDelay(0, 0);
+          break;
+        case 'lossy-network':
+          cluster.net.setLoss(0);
           break;
         default:
           cluster.net.healPartition();
