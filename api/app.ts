@@ -7,6 +7,8 @@ import type { Logger } from './logger.ts';
 import { cluster, health, openapi, postSync, ready } from './routes/ops.ts';
 import { postMulti } from './routes/multi.ts';
 import { command } from './routes/commands.ts';
+import { routeOf } from './metrics.ts';
+import { metricsText } from './routes/ops.ts';
 import { watchSse } from './routes/watch-sse.ts';
 import { closeSession, keepAlive, openSession, sessionInfo } from './routes/sessions.ts';
 import { createZnode, deleteZnode, getZnode, headZnode, putZnode, znodePath } from './routes/znodes.ts';
@@ -57,11 +59,13 @@ function route(x: Exchange, pathname: string): Promise<void> {
     case '/ready': return dispatch(x, READY, '');
     case '/cluster': return dispatch(x, CLUSTER, '');
     case '/openapi.yaml': return dispatch(x, OPENAPI, '');
+    case '/metrics': return dispatch(x, METRICS, '');
   }
   throw new ZkError('NoNode', `no such endpoint: ${pathname}`);
 }
 
 const OPS_PATHS = new Set(['/health', '/ready', '/cluster', '/metrics', '/openapi.yaml']);
+const METRICS: Table = { GET: metricsText };
 
 function fail(x: Exchange, e: unknown): void {
   if (e instanceof ZkError) {
@@ -82,6 +86,7 @@ async function afterMinZxid(x: Exchange, pathname: string, want: number): Promis
 
 function handle(x: Exchange, pathname: string): void {
   const { node } = x;
+  if (node.metrics !== null) x.route = routeOf(pathname);
   try {
     const minZxid = x.req.headers['zoogate-min-zxid'];
     // Operations endpoints answer whatever the node has applied (/health is "imok while the process runs").
@@ -92,6 +97,10 @@ function handle(x: Exchange, pathname: string): void {
         afterMinZxid(x, pathname, want).catch((e) => fail(x, e));
         return;
       }
+    }
+    if (node.draining && !OPS_PATHS.has(pathname)) {
+      x.res.setHeader('connection', 'close');
+      throw new ZkError('NoQuorum', 'this server is shutting down; retry on another server');
     }
     // A server without a leader it is synced with answers nothing but the operations endpoints.
     if (!node.serving && !OPS_PATHS.has(pathname) && !pathname.startsWith('/commands/')) {
@@ -116,7 +125,7 @@ export interface RunningServer {
   readonly node: ServerNode;
   readonly hub: WatchHub;
   readonly port: number;
-  close(): Promise<void>;
+  close(graceMs?: number): Promise<void>;
 }
 
 export function createHttpServer(node: ServerNode, hub: WatchHub, cfg: ServerConfig, log: Logger): Server {

@@ -15,6 +15,9 @@ import type { WatchHub } from './watch-hub.ts';
  */
 export class Exchange {
   readonly query: URLSearchParams;
+  private readonly startedAt = performance.now();
+  /** The route template, for metrics. */
+  route = 'other';
   private authIds: AuthId[] | null = null;
   private sessionId: SessionId | null | undefined = undefined;
 
@@ -66,6 +69,10 @@ export class Exchange {
     return headers;
   }
 
+  private observe(status: number): void {
+    this.node.metrics?.observeRequest(this.route, this.req.method ?? '', status, (performance.now() - this.startedAt) / 1000);
+  }
+
   json(status: number, body: unknown, headers: Record<string, string> = {}): void {
     const text = JSON.stringify(body);
     this.stamp(headers);
@@ -73,6 +80,7 @@ export class Exchange {
     headers['content-length'] = String(Buffer.byteLength(text));
     this.res.writeHead(status, headers);
     this.res.end(this.req.method === 'HEAD' ? undefined : text);
+    this.observe(status);
   }
 
   raw(status: number, data: Uint8Array, headers: Record<string, string> = {}): void {
@@ -80,6 +88,7 @@ export class Exchange {
     headers['content-length'] = String(data.length);
     this.res.writeHead(status, headers);
     this.res.end(this.req.method === 'HEAD' ? undefined : data);
+    this.observe(status);
   }
 
   text(status: number, body: string, headers: Record<string, string> = {}): void {
@@ -88,11 +97,13 @@ export class Exchange {
     headers['content-length'] = String(Buffer.byteLength(body));
     this.res.writeHead(status, headers);
     this.res.end(this.req.method === 'HEAD' ? undefined : body);
+    this.observe(status);
   }
 
   empty(status: number, headers: Record<string, string> = {}): void {
     this.res.writeHead(status, this.stamp(headers));
     this.res.end();
+    this.observe(status);
   }
 
   error(e: ZkError, extra?: Record<string, unknown>): void {
@@ -102,5 +113,6 @@ export class Exchange {
     }
     this.res.setHeader('zoogate-zxid', String(this.node.lastZxid));
     sendError(this.res, e, extra, this.req.method);
+    this.observe(this.res.statusCode);
   }
 }

@@ -14,6 +14,7 @@ import { SqliteStore } from '../storage/sqlite-store.ts';
 import type { ServerConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { ClusterJson } from './schema.ts';
+import type { Metrics } from './metrics.ts';
 
 /** A committed write's outcome: its zxid and what applying it produced. */
 export interface WriteOutcome {
@@ -65,7 +66,10 @@ export class ServerNode {
     this.tree = r.tree;
     this.replica = new Replica(zabConfig(cfg), this.tree, { epochs: this.store.getEpochs(), lastLoggedZxid: this.store.lastZxid(), log: this.store });
     this.effects = this.makeEffects();
-    this.replica.onNote = (event, detail) => log.info({ ...detail, event }, 'zab');
+    this.replica.onNote = (event, detail) => {
+      log.info({ ...detail, event, lastLogged: this.replica.lastLogged, lastApplied: this.tree.lastProcessedZxid }, 'zab');
+      this.metrics?.onNote(event, detail);
+    };
     this.restoreInfo = { snapshotZxid: r.snapshot?.zxid ?? null, replayed: r.replayed, ms: Math.round(performance.now() - t0) };
     log.info({ ...this.restoreInfo, nodes: this.tree.nodeCount, zxid: this.tree.lastProcessedZxid, epoch: this.replica.currentEpoch }, 'restored');
     this.txnsSinceSnapshot = r.replayed;
@@ -75,6 +79,9 @@ export class ServerNode {
     this.tickTimer = setInterval(() => this.onTick(), Math.max(10, Math.min(50, Math.floor(cfg.tickMs / 4))));
     this.tickTimer.unref();
   }
+
+  /** The server's metrics, once attached (api/start.ts). */
+  metrics: Metrics | null = null;
 
   /** Where peer messages go (the HTTP peer transport in an ensemble; nothing for a standalone server). */
   transport: { send(sends: readonly Send[], tree: DataTree): void } = { send: () => {} };
@@ -153,7 +160,7 @@ export class ServerNode {
 
   private enqueue(fn: (token: Token) => void, w: Waiter): void {
     if (this.fatal) return w(new ZkError('SystemError', `server stopped: ${this.fatal.message}`), null);
-    if (this.closed) return w(new ZkError('NoQuorum', 'server is shutting down'), null);
+    if (this.closed || this.draining) return w(new ZkError('NoQuorum', 'server is shutting down; retry on another server'), null);
     const token = this.nextToken++;
     this.waiters.set(token, w);
     fn(token);
@@ -220,8 +227,28 @@ export class ServerNode {
   }
 
   private makeEffects(): EffectTarget {
+    const store = this.store;
+    // the log port, timed: every append is one SQLite commit with its fsync (a group commit)
+    const log: EffectTarget['log'] = {
+      append: (txns) => {
+        const t0 = performance.now();
+        store.append(txns);
+        if (this.metrics !== null) {
+          this.metrics.fsync.observe((performance.now() - t0) / 1000);
+          this.metrics.appendBatch.observe(txns.length);
+        }
+      },
+      lastZxid: () => store.lastZxid(),
+      firstZxid: () => store.firstZxid(),
+      readAfter: (a, l) => store.readAfter(a, l),
+      purgedUpTo: () => store.purgedUpTo(),
+      has: (z) => store.has(z),
+      lastZxidAtOrBefore: (z) => store.lastZxidAtOrBefore(z),
+      truncateAfter: (z) => store.truncateAfter(z),
+      purgeUpTo: (z) => store.purgeUpTo(z),
+    };
     return {
-      log: this.store,
+      log,
       epochs: this.store,
       snapshots: this.store,
       tree: this.tree,
@@ -306,6 +333,7 @@ export class ServerNode {
             const meta = writer.finish(enc.nodeCount);
             this.purge();
             this.log.info({ zxid, nodes: meta.nodeCount, bytes: meta.bytes, ms: Math.round(performance.now() - t0) }, 'snapshot written');
+            this.metrics?.snapshots.inc();
             this.snapshotRunning = false;
             resolve();
             return;
@@ -340,6 +368,27 @@ export class ServerNode {
     this.waiters.clear();
     clearInterval(this.tickTimer);
     this.onFatal(e);
+  }
+
+  /** Set once a graceful shutdown begins: new requests are refused, those in flight may finish. */
+  draining = false;
+
+  /**
+   * The graceful part of a shutdown (SIGTERM): take no new requests, let those
+   * in flight finish for up to `graceMs`, then write a snapshot of what is
+   * applied, so that a restart replays nothing (the log after it is empty).
+   */
+  async drain(graceMs: number): Promise<void> {
+    if (this.closed || this.fatal) return;
+    this.draining = true;
+    const end = Date.now() + graceMs;
+    while (this.waiters.size > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    if (this.fatal || this.closed) return;
+    const snapshotZxid = this.store.listSnapshots()[0]?.zxid ?? 0;
+    if (this.tree.lastProcessedZxid > snapshotZxid && this.store.lastZxid() === this.tree.lastProcessedZxid) {
+      while (this.snapshotRunning) await new Promise((r) => setTimeout(r, 10));
+      if (this.tree.lastProcessedZxid > (this.store.listSnapshots()[0]?.zxid ?? 0)) await this.startSnapshot();
+    }
   }
 
   close(): void {

@@ -6,6 +6,7 @@ import { ServerNode } from './server-node.ts';
 import { WatchHub } from './watch-hub.ts';
 import { attachWebSocket } from './ws/ws-server.ts';
 import { PeerTransport } from './peer/peer-transport.ts';
+import { Metrics } from './metrics.ts';
 
 /** Restores the node from its data dir and starts serving HTTP. */
 export async function startServer(cfg: ServerConfig, log: Logger = makeLogger(cfg)): Promise<RunningServer> {
@@ -14,6 +15,7 @@ export async function startServer(cfg: ServerConfig, log: Logger = makeLogger(cf
   const http = createHttpServer(node, hub, cfg, log);
   const wss = attachWebSocket(http, node, hub, cfg, log);
   let peers: PeerTransport | null = null;
+  node.metrics = new Metrics(node, hub, () => peers?.stats ?? null);
   if (cfg.peers.size > 0) {
     peers = new PeerTransport(cfg, {
       receive: (from, msg) => node.receive(from, msg),
@@ -39,15 +41,24 @@ export async function startServer(cfg: ServerConfig, log: Logger = makeLogger(cf
     node,
     hub,
     port,
-    close() {
-      closing ??= new Promise<void>((resolve) => {
+    /**
+     * Graceful: stop accepting connections, tell WebSocket and SSE clients to
+     * move on, let requests in flight finish (up to graceMs), snapshot, then
+     * close the peers and the SQLite file.
+     */
+    close(graceMs = 5000) {
+      closing ??= (async () => {
+        log.info({ graceMs }, 'shutting down');
+        http.close();
+        hub.abandonAll(`server ${cfg.serverId} is shutting down; reconnect to another server`);
+        await node.drain(graceMs);
         node.close();
-        void peers?.close();
+        await peers?.close();
         for (const ws of wss.clients) ws.terminate();
         wss.close();
-        http.close(() => resolve());
         http.closeAllConnections();
-      });
+        log.info('stopped');
+      })();
       return closing;
     },
   };

@@ -13,6 +13,9 @@ export interface SessionChannel {
   readonly sessionId: SessionId;
   /** Who the connection authenticated as, for the read checks on recursive watch events. */
   readonly auth: readonly AuthId[];
+  /** The client's address, for the cons command. */
+  readonly remote: string;
+  readonly connectedAt: number;
   sendEvent(ev: WatchEvent): void;
   /** The session ended: tell the client, then close. */
   endSession(state: 'Expired' | 'Closed'): void;
@@ -51,6 +54,11 @@ export class WatchHub {
   }
   get streamCount(): number {
     return this.streams.size;
+  }
+
+  /** The live connections, for the cons and wchc commands. */
+  channelList(): SessionChannel[] {
+    return [...this.channels.values()];
   }
 
   hasChannel(sessionId: SessionId): boolean {

@@ -220,6 +220,12 @@ export class SqliteStore implements LogStore, EpochStore, SnapshotStore {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // closing anyway
+    }
+    this.db.close();
   }
 }

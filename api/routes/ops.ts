@@ -37,3 +37,11 @@ export async function openapi(x: Exchange): Promise<void> {
   openapiText ??= readFileSync(OPENAPI_URL, 'utf8');
   x.text(200, openapiText, { 'content-type': 'application/yaml; charset=utf-8' });
 }
+
+/** GET /metrics: Prometheus text. */
+export async function metricsText(x: Exchange): Promise<void> {
+  checkQuery(x.query, []);
+  const m = x.node.metrics;
+  if (m === null) throw new ZkError('Unimplemented', 'metrics are not attached');
+  x.text(200, await m.registry.metrics(), { 'content-type': m.registry.contentType });
+}

@@ -47,6 +47,8 @@ export class WsConnection implements SessionChannel {
   private state: 'new' | 'connecting' | 'open' | 'closed' = 'new';
   private readonly queue: Pending[] = [];
   readonly auth: AuthId[];
+  readonly remote: string;
+  readonly connectedAt = Date.now();
   private lastSeen = Date.now();
   private heartbeat: NodeJS.Timeout | null = null;
   private timeoutMs = 0;
@@ -59,6 +61,7 @@ export class WsConnection implements SessionChannel {
     private readonly cfg: ServerConfig,
     private readonly log: Logger,
   ) {
+    this.remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
     let auth: AuthId[] = [];
     try {
       auth = authOf(req, cfg.superDigest);
