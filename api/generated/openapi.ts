@@ -391,13 +391,65 @@ export interface paths {
         };
         /**
          * ZooKeeper AdminServer-style commands
-         * @description `ruok`: the server runs. `hash`: a SHA-256 digest of the whole replicated
-         *     state (every znode's fields and data, children in sorted order, and the
-         *     session table) with the zxid it reflects: two servers at the same zxid
-         *     must report the same digest (the chaos tests compare them). An unknown
-         *     command is 404 NoNode.
+         * @description ZooKeeper's AdminServer commands (`/commands/{name}` on its port 8080), with
+         *     its JSON conventions (`command`, `error: null`) and field names where they apply:
+         *
+         *     - `ruok`: the server runs.
+         *     - `srvr`: version, `server_stats` (`server_state`: standalone, leader,
+         *       follower or looking; `last_processed_zxid`, latency min/avg/max in ms,
+         *       `packets_received`, `outstanding_requests`, `num_alive_client_connections`,
+         *       `uptime` in ms, `epoch`) and `node_count`.
+         *     - `stat`: `srvr` plus `connections`.
+         *     - `mntr`: flat monitoring values (`znode_count`, `watch_count`,
+         *       `ephemerals_count`, `global_sessions`, `last_zxid`, `approximate_data_size`,
+         *       and at a leader `learners`, `synced_followers`, `pending_proposals`).
+         *     - `conf`: the effective configuration (`tick_time`, `init_limit`,
+         *       `sync_limit`, session timeout bounds, `snap_count`, `peers`, ...).
+         *     - `cons`: the WebSocket sessions connected here, with their watch counts.
+         *     - `wchs`, `wchc`, `wchp`: watches summarised, by session, by path.
+         *     - `dump`: sessions and their ephemeral znodes.
+         *     - `envi`: the runtime environment.
+         *     - `hash`: a SHA-256 digest of the whole replicated state (every znode's
+         *       fields and data, children in sorted order, and the session table) with
+         *       the zxid it reflects: two servers at the same zxid must report the same
+         *       digest (the chaos tests compare them).
+         *
+         *     An unknown command is 404 NoNode.
          */
         get: operations["command"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics
+         * @description Prometheus text exposition (version 0.0.4). Among them:
+         *     `zoogate_http_requests_total{route,method,status}`,
+         *     `zoogate_http_request_duration_seconds{route,method}` (routes are templates
+         *     such as `/znodes/{path}`, never raw paths), `zoogate_ws_requests_total{op,outcome}`,
+         *     `zoogate_log_append_seconds` (each SQLite commit with its fsync),
+         *     `zoogate_log_append_batch_txns`, `zoogate_last_zxid`, `zoogate_epoch`,
+         *     `zoogate_server_state` (0 looking, 1 following, 2 leading), `zoogate_serving`,
+         *     `zoogate_znodes`, `zoogate_sessions`, `zoogate_ephemerals`, `zoogate_watches`,
+         *     `zoogate_websocket_sessions`, `zoogate_sse_streams`,
+         *     `zoogate_outstanding_proposals`, `zoogate_elections_total`,
+         *     `zoogate_election_duration_seconds`, `zoogate_leader_changes_total`,
+         *     `zoogate_follower_syncs_total{mode}`, `zoogate_snapshots_total`,
+         *     `zoogate_db_file_bytes`, peer frame counters, and the Node.js process
+         *     metrics (`zoogate_process_*`, `zoogate_nodejs_*`).
+         */
+        get: operations["metrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -946,6 +998,7 @@ export interface components {
             lastZxid: components["schemas"]["Zxid"];
             members: components["schemas"]["ClusterMember"][];
         };
+        /** @description Every command answers `command` and `error`; its other fields are listed under `GET /commands/{name}`. */
         CommandResult: {
             command: string;
             /** @description Null on success (AdminServer's convention). */
@@ -956,6 +1009,8 @@ export interface components {
             digest?: string;
             /** @description `hash`: the number of znodes. */
             nodeCount?: number;
+        } & {
+            [key: string]: unknown;
         };
         ClusterMember: {
             id: number;
@@ -2868,7 +2923,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                name: "ruok" | "hash";
+                name: "ruok" | "srvr" | "stat" | "mntr" | "conf" | "cons" | "wchs" | "wchc" | "wchp" | "dump" | "envi" | "hash";
             };
             cookie?: never;
         };
@@ -2886,6 +2941,26 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             404: components["responses"]["NotFound"];
+        };
+    };
+    metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metrics. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
         };
     };
     openapi: {

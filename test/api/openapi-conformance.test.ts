@@ -199,6 +199,12 @@ test('operations: health, readiness, cluster and the spec itself', async () => {
   const hash3 = await expect('GET', '/commands/{name}', 200, api.GET('/commands/{name}', { params: { path: { name: 'hash' } } }));
   assert.notEqual((hash3.body as { digest: string }).digest, d1.digest, 'a change changes the digest');
   await expect('GET', '/commands/{name}', 404, api.GET('/commands/{name}', { params: { path: { name: 'nope' as never } } }));
+  for (const name of ['srvr', 'stat', 'mntr', 'conf', 'cons', 'wchs', 'wchc', 'wchp', 'dump', 'envi'] as const) {
+    const r = await expect('GET', '/commands/{name}', 200, api.GET('/commands/{name}', { params: { path: { name } } }));
+    assert.equal((r.body as { command: string }).command, name);
+  }
+  const m = await expect('GET', '/metrics', 200, api.GET('/metrics', { parseAs: 'text' }));
+  assert.match(m.body as string, /^zoogate_znodes \d+$/m);
 
   const o = await expect('GET', '/openapi.yaml', 200, api.GET('/openapi.yaml', { parseAs: 'text' }));
   assert.equal(o.body, readFileSync(OPENAPI_PATH, 'utf8'));
