@@ -193,7 +193,7 @@ export class Replica implements ZabContext {
     if (wasActive || this.state !== 'LOOKING') this.out.roleChanged = true;
     this.state = 'LOOKING';
     this.nextElectionReportAt = 0;
-    this.note('LOOKING', { reason });
+    this.note('LOOKING', { reason, lastZxid: this.lastLogged, epoch: this.currentEpoch });
     const self: Vote = { leader: this.cfg.serverId, zxid: this.lastLogged, peerEpoch: this.currentEpoch };
     this.election = new FastLeaderElection(
       { self: this.cfg.serverId, voters: this.cfg.voters, finalizeWaitMs: this.cfg.finalizeWaitMs, maxNotifyIntervalMs: this.cfg.maxNotifyIntervalMs },
@@ -211,7 +211,7 @@ export class Replica implements ZabContext {
     this.leaderId = d.vote.leader;
     this.state = d.state;
     this.out.roleChanged = true;
-    this.note(d.state, { leader: d.vote.leader, electionEpoch: d.electionEpoch });
+    this.note(d.state, { leader: d.vote.leader, electionEpoch: d.electionEpoch, voteZxid: d.vote.zxid, votePeerEpoch: d.vote.peerEpoch, lastZxid: this.lastLogged });
     if (d.state === 'LEADING') this.leader = new Leader(this);
     else this.follower = new Follower(this, d.vote.leader);
   }

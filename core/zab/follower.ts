@@ -62,6 +62,7 @@ export class Follower {
       case 'NEWEPOCH':
         return this.followerProcessNewEpoch(m.epoch);
       case 'DIFF':
+        if (this.phase === 'sync') this.ctx.note('sync', { mode: 'DIFF', from: this.ctx.lastLogged });
         return;
       case 'TRUNC':
         if (this.phase !== 'sync') return;
