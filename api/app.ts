@@ -130,6 +130,28 @@ export interface RunningServer {
 
 export function createHttpServer(node: ServerNode, hub: WatchHub, cfg: ServerConfig, log: Logger): Server {
   const server = createServer({ keepAliveTimeout: 65_000 }, createHandler(node, hub, cfg, log));
+  // ZooKeeper's maxClientCnxns: one client IP may not hold every socket of the server.
+  if (cfg.maxClientConnections > 0) {
+    const perIp = new Map<string, number>();
+    server.on('connection', (socket) => {
+      const ip = socket.remoteAddress ?? '';
+      const n = (perIp.get(ip) ?? 0) + 1;
+      if (n > cfg.maxClientConnections) {
+        log.info({ ip, limit: cfg.maxClientConnections }, 'too many connections from one address; refused');
+        const body = JSON.stringify({ error: { code: 'Throttled', message: `too many connections from ${ip} (limit ${cfg.maxClientConnections}); reuse connections` } });
+        socket.end(`HTTP/1.1 429 Too Many Requests\r\nconnection: close\r\nretry-after: 1\r\ncontent-type: application/json\r\n` +
+          `zoogate-zxid: ${node.lastZxid}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+        socket.destroySoon();
+        return;
+      }
+      perIp.set(ip, n);
+      socket.once('close', () => {
+        const left = (perIp.get(ip) ?? 1) - 1;
+        if (left === 0) perIp.delete(ip);
+        else perIp.set(ip, left);
+      });
+    });
+  }
   // Malformed HTTP still gets the contract's error body and Zoogate-Zxid.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy(err);

@@ -35,6 +35,8 @@ export interface ServerConfig {
   readonly maxExpiredDeletesPerTick: number;
   /** Bytes a WebSocket or SSE client may leave unread before it is cut off (a slow consumer). */
   readonly clientBufferBytes: number;
+  /** Concurrent TCP connections one client IP may hold (0: no limit); ZooKeeper's maxClientCnxns. */
+  readonly maxClientConnections: number;
   /** `user:base64(sha1(user:password))` whose holder may do anything (zookeeper.DigestAuthenticationProvider.superDigest). */
   readonly superDigest: string | null;
   readonly logLevel: 'silent' | 'error' | 'info' | 'debug';
@@ -65,6 +67,7 @@ const SETTINGS = {
   maxData: { flag: 'max-data-bytes', env: 'ZOOGATE_MAX_DATA_BYTES', def: '1048575', help: 'largest znode data in bytes' },
   maxOutstanding: { flag: 'max-outstanding', env: 'ZOOGATE_MAX_OUTSTANDING', def: '1000', help: 'writes in the pipeline beyond which clients get 429' },
   minZxidWait: { flag: 'min-zxid-wait-ms', env: 'ZOOGATE_MIN_ZXID_WAIT_MS', def: '2000', help: 'how long Zoogate-Min-Zxid waits before 503' },
+  maxClientConnections: { flag: 'max-client-connections', env: 'ZOOGATE_MAX_CLIENT_CONNECTIONS', def: '1024', help: 'concurrent connections per client IP (0: no limit)' },
   clientBuffer: { flag: 'client-buffer-bytes', env: 'ZOOGATE_CLIENT_BUFFER_BYTES', def: '8388608', help: 'unread bytes after which a WebSocket/SSE client is cut off' },
   superDigest: { flag: 'super-digest', env: 'ZOOGATE_SUPER_DIGEST', def: null, help: 'user:base64(sha1(user:password)) of the superuser' },
   logLevel: { flag: 'log-level', env: 'ZOOGATE_LOG_LEVEL', def: 'info', help: 'silent, error, info or debug' },
@@ -134,6 +137,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     minZxidWaitMs: int('--min-zxid-wait-ms', get(SETTINGS.minZxidWait)!, 0, 600_000),
     maxExpiredDeletesPerTick: 1000,
     clientBufferBytes: int('--client-buffer-bytes', get(SETTINGS.clientBuffer)!, 1024, 1 << 30),
+    maxClientConnections: int('--max-client-connections', get(SETTINGS.maxClientConnections)!, 0, 1e6),
     superDigest,
     logLevel: logLevel as ServerConfig['logLevel'],
     faultFile: env.ZOOGATE_FAULT_FILE ?? null,

@@ -112,3 +112,38 @@ test('SIGTERM: in-flight writes finish or fail clearly, clients are told, and a 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('--max-client-connections: one client IP cannot hold every socket (ZooKeeper maxClientCnxns)', async () => {
+  const limited = await startTestServer({ maxClientConnections: 2 });
+  const { connect } = await import('node:net');
+  const open = () => new Promise<import('node:net').Socket>((res, rej) => {
+    const c = connect(limited.port, '127.0.0.1', () => res(c));
+    c.on('error', rej);
+  });
+  const answer = (c: import('node:net').Socket) => new Promise<string>((res) => {
+    let buf = '';
+    c.on('data', (d) => { buf += d.toString(); if (buf.includes('\r\n\r\n') && /content-length: (\d+)/i.test(buf)) { const len = Number(/content-length: (\d+)/i.exec(buf)![1]); if (buf.length - buf.indexOf('\r\n\r\n') - 4 >= len) res(buf); } });
+    c.on('close', () => res(buf));
+    c.write('GET /znodes/ HTTP/1.1\r\nhost: x\r\n\r\n');
+  });
+  try {
+    const a = await open();
+    const b = await open();
+    assert.match(await answer(a), /^HTTP\/1.1 200/);
+    assert.match(await answer(b), /^HTTP\/1.1 200/);
+    const c = await open();
+    const refused = await answer(c);
+    assert.match(refused, /^HTTP\/1.1 429/);
+    assert.match(refused, /"code":"Throttled"/);
+    a.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    const d = await open();
+    assert.match(await answer(d), /^HTTP\/1.1 200/, 'a freed slot is usable again');
+    b.destroy();
+    d.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(((await (await fetch(`${limited.url}/commands/conf`)).json()) as { max_client_cnxns: number }).max_client_cnxns, 2);
+  } finally {
+    await limited.destroy();
+  }
+});
