@@ -1,16 +1,27 @@
 /**
- * `npm run bench`: ZooGate standalone side by side with standalone ZooKeeper 3.8, measured with the
- * anchor kit (/work/shared/anchors) in one session, one system at a time. Writes bench/RESULTS.md
- * (full runs) and keeps raw JSON under .bench/results/<run id>/.
+ * `npm run bench`: ZooGate side by side with ZooKeeper 3.8 and etcd 3.4, measured with the anchor kit
+ * (/work/shared/anchors) in one session, one system at a time. Writes bench/RESULTS.md (full runs)
+ * and keeps raw JSON under .bench/results/<run id>/.
  *
- *   npm run bench                              # everything (~12-15 min)
+ *   npm run bench                              # everything (~30 min)
+ *   npm run bench -- --only cluster,ws,watch   # parts (below); a partial run writes its report to
+ *                                              # .bench/results/<run id>/RESULTS.md (--results-md: bench/RESULTS.md too)
+ *
+ * Parts (--only, comma-separated):
+ *   zg, zk       standalone REST throughput, in --rounds (2) alternating rounds (alias rest/standalone)
+ *   ws           standalone ZooGate over the WebSocket, in the same alternating rounds (zg, ws, zk, zg, ws, zk)
+ *   prof         CPU profiles of standalone ZooGate at C=64 over REST (write, read)
+ *   memzg, memzk memory + restart (alias mem)
+ *   zg3, zk3, etcd3   3-node ensembles: throughput (ZooGate over REST and WS), watch latency (ZooGate,
+ *                ZooKeeper), failover x --failover-reps (5); --cluster-rounds (1) alternating rounds (alias cluster)
+ *   wl           watch notification latency on standalone servers (ZooGate WS one-shot and persistent, ZooKeeper)
+ *   fanzg, fanzk 1,000 watching sessions on one server, one write (alias fanout; watch = wl,fanzg,fanzk)
+ *   cprof        CPU profiles of the 3-node ZooGate write path over WS at C=64 (leader and follower)
+ *
  *   Throughput: --rounds 2 (default) alternates ZooGate, ZooKeeper, ZooGate, ZooKeeper (fresh servers
  *   each time) with --duration 5 s measured per run, so slow drifts of this shared box hit both.
- *   npm run bench -- --only zg,zk              # parts: zg (ZooGate REST + GET raw/JSON A/B), zk, prof, mem (zg + zk),
- *                                              #        memzg, memzk; "rest" = zg,zk
  *   npm run bench -- --duration 3 --only zg    # shorter measured windows (seconds; default 5, the kit's 10)
  *   npm run bench -- --mem-znodes 200000       # memory/restart test size (default 1,000,000)
- *   npm run bench -- --results-md              # write bench/RESULTS.md from a partial run too
  *   --quiet-wait S (10): before each measured run, wait up to S s for other processes to go quiet;
  *   --attempts N (3): repeat a run whose window saw > 10 % of a core used by other processes.
  */
@@ -34,7 +45,7 @@ const ZK_SCRIPT = join(KIT, 'zk-cluster.sh');
 
 const { values: args } = parseArgs({
   options: {
-    only: { type: 'string', default: 'zg,zk,prof,mem' },
+    only: { type: 'string', default: 'zg,zk,ws,prof,mem,cluster,watch,cprof' },
     duration: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '2' },
     warmup: { type: 'string', default: '2' },
@@ -48,13 +59,28 @@ const { values: args } = parseArgs({
     'mem-batch': { type: 'string', default: '1000' },
     'getab-seconds': { type: 'string', default: '30' },
     'results-md': { type: 'boolean', default: false },
+    'cluster-rounds': { type: 'string', default: '1' },
+    'failover-reps': { type: 'string', default: '5' },
+    'watch-samples': { type: 'string', default: '200' },
+    'fanout-sessions': { type: 'string', default: '1000' },
+    'fanout-writes': { type: 'string', default: '100' },
+    'tick-ms': { type: 'string', default: '2000' },
+    'lin-reads': { type: 'boolean', default: true },
+    render: { type: 'string' },
   },
+  allowNegative: true,
 });
 
-const only = new Set(args.only!.split(',').flatMap((p) => (p === 'rest' ? ['zg', 'zk'] : p === 'mem' ? ['memzg', 'memzk'] : [p])));
-for (const p of only) if (!['zg', 'zk', 'prof', 'memzg', 'memzk'].includes(p)) throw new Error(`unknown part ${p} (zg, zk, rest, prof, mem, memzg, memzk)`);
-const FULL = ['zg', 'zk', 'prof', 'memzg', 'memzk'].every((p) => only.has(p));
-const RUN_ID = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+const ALIASES: Record<string, string[]> = {
+  rest: ['zg', 'zk'], standalone: ['zg', 'zk'], mem: ['memzg', 'memzk'], cluster: ['zg3', 'zk3', 'etcd3'],
+  fanout: ['fanzg', 'fanzk'], watch: ['wl', 'fanzg', 'fanzk'],
+};
+const PARTS = ['zg', 'zk', 'ws', 'prof', 'memzg', 'memzk', 'zg3', 'zk3', 'etcd3', 'wl', 'fanzg', 'fanzk', 'cprof'];
+const only = new Set(args.only!.split(',').flatMap((p) => ALIASES[p] ?? [p]));
+for (const p of only) if (!PARTS.includes(p)) throw new Error(`unknown part ${p} (${PARTS.join(', ')}; aliases ${Object.keys(ALIASES).join(', ')})`);
+const FULL = PARTS.every((p) => only.has(p));
+// --render RUN_ID: only write the report again from .bench/results/RUN_ID/summary.json (same flags as that run)
+const RUN_ID = args.render ?? new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
 const OUT = join(SCRATCH, 'results', RUN_ID);
 mkdirSync(OUT, { recursive: true });
 
@@ -137,7 +163,8 @@ function prepareKit(): { patched: string[] } {
     log('npm install in the kit copy', KIT_BENCH);
     execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: KIT_BENCH, stdio: 'inherit' });
   }
-  cpSync(join(ROOT, 'bench', 'adapters', 'zoogate-rest.mjs'), join(KIT_BENCH, 'adapters', 'zoogate-rest.mjs'));
+  for (const a of ['zoogate-rest.mjs', 'zoogate-ws.mjs']) cpSync(join(ROOT, 'bench', 'adapters', a), join(KIT_BENCH, 'adapters', a));
+  cpSync(join(ROOT, 'bench', 'fanout.mjs'), join(KIT_BENCH, 'fanout.mjs'));
   // The kit hard-codes the standalone ZooKeeper client port 2191. Make it overridable
   // (ZK_STANDALONE_PORT, default unchanged) so a ZooKeeper left running by someone else on 2191
   // does not answer in place of ours.
@@ -156,6 +183,16 @@ function prepareKit(): { patched: string[] } {
       .replace('const execFileP = promisify(execFile);', 'const execFileP = promisify(execFile);\nconst ZK_PORT = Number(process.env.ZK_STANDALONE_PORT || 2191);')
       .replace('net.connect(2191,', 'net.connect(ZK_PORT,')
       .replaceAll("'127.0.0.1:2191'", '`127.0.0.1:${ZK_PORT}`'));
+  // The 3-node scripts hard-code their ports too (ZooKeeper 2181-2183 + 2881-2883/3881-3883, etcd
+  // 2379/22379/32379 + peers): overridable bases, same defaults, used only when a default port is taken.
+  patch('zk-cluster.sh', (s) =>
+    s
+      .replace('echo $((2180 + $1))', 'echo $((${ZK_CLIENT_PORT_BASE:-2180} + $1))')
+      .replace(/server\.(\d)=127\.0\.0\.1:288\d:388\d/g, (_m, i) => `server.${i}=127.0.0.1:$((\${ZK_QUORUM_PORT_BASE:-2880} + ${i})):$((\${ZK_ELECTION_PORT_BASE:-3880} + ${i}))`));
+  patch('etcd-cluster.sh', (s) =>
+    s
+      .replace(/echo (2379|22379|32379|2479|2380|22380|32380|2480);;/g, (_m, p) => `echo $((${p} + \${ETCD_PORT_OFFSET:-0}));;`)
+      .replace(/127\.0\.0\.1:(2380|22380|32380)(?=[,"])/g, (_m, p) => `127.0.0.1:$((${p} + \${ETCD_PORT_OFFSET:-0}))`));
   return { patched };
 }
 
@@ -165,20 +202,22 @@ interface KitRun {
   json: any;
 }
 
-async function runKit(opts: { target: string; port: number; pids: Record<string, number>; label: string; scenarios: string; concurrency?: string; duration?: string; warmup?: string; prewarm?: string; extra?: string[]; server?: Zg }): Promise<KitRun> {
+async function runKit(opts: { target: string; port?: number; endpoints?: string; pids?: Record<string, number>; cluster?: Cluster; label: string; scenarios: string; concurrency?: string; duration?: string; warmup?: string; prewarm?: string; extra?: string[]; server?: Zg }): Promise<KitRun> {
   const file = join(OUT, `${opts.label}.json`);
   const a = [
-    'run.mjs', '--target', opts.target, '--endpoints', `127.0.0.1:${opts.port}`,
-    '--pids', Object.entries(opts.pids).map(([k, v]) => `${k}:${v}`).join(','),
+    'run.mjs', '--target', opts.target, '--endpoints', opts.endpoints ?? opts.cluster?.endpoints ?? `127.0.0.1:${opts.port}`,
+    ...(opts.pids ? ['--pids', Object.entries(opts.pids).map(([k, v]) => `${k}:${v}`).join(',')] : []),
+    ...(opts.cluster ? ['--cluster', opts.cluster.script] : []),
     '--label', opts.label, '--scenarios', opts.scenarios,
     '--concurrency', opts.concurrency ?? args.concurrency!,
     '--duration', opts.duration ?? args.duration!, '--warmup', opts.warmup ?? args.warmup!,
     '--prewarm', opts.prewarm ?? args.prewarm!, '--quiet-wait', args['quiet-wait']!, '--attempts', args.attempts!,
+    '--watch-samples', args['watch-samples']!, '--failover-reps', args['failover-reps']!,
     '--out', file, ...(opts.extra ?? []),
   ];
   log(`kit: node ${a.join(' ')}`);
   await new Promise<void>((res, rej) => {
-    const p = spawn(process.execPath, a, { cwd: KIT_BENCH, stdio: ['ignore', 'inherit', 'pipe'] });
+    const p = spawn(process.execPath, a, { cwd: KIT_BENCH, stdio: ['ignore', 'inherit', 'pipe'], env: { ...process.env, ...(opts.cluster?.env ?? {}) } });
     p.stderr!.on('data', (d: Buffer) => {
       for (const line of d.toString().split('\n')) if (line.trim()) process.stderr.write(`    ${opts.label}: ${line}\n`);
     });
@@ -188,6 +227,96 @@ async function runKit(opts: { target: string; port: number; pids: Record<string,
     p.on('exit', (code) => (code === 0 && !serverGone ? res() : rej(new Error(serverGone ? `the server under test exited during ${opts.label}` : `run.mjs ${opts.label} exited ${code}`))));
   });
   return { label: opts.label, file, json: JSON.parse(readFileSync(file, 'utf8')) };
+}
+
+// ------------------------------------------------------------------ 3-node ensembles (cluster scripts)
+
+/** An ensemble driven through a zk-cluster.sh-style script (start, stop, clean, leader, pids, start-node…). */
+interface Cluster {
+  system: 'zoogate' | 'zookeeper' | 'etcd';
+  script: string;
+  env: Record<string, string>;
+  /** client endpoints, node 1..3 */
+  endpoints: string;
+}
+
+const clustersUp = new Set<Cluster>();
+
+async function clusterCmd(c: Cluster, ...a: string[]): Promise<string> {
+  const { stdout } = await execFileP(c.script, a, { env: { ...process.env, ...c.env }, timeout: 180_000 });
+  return stdout.trim();
+}
+
+async function allFree(ports: number[]): Promise<boolean> {
+  for (const p of ports) if (await portBusy(p)) return false;
+  return true;
+}
+
+/** The first offset (0 = the scripts' defaults) at which every port is free. */
+async function freeOffset(ports: number[], step: number): Promise<{ offset: number; note: string | null }> {
+  for (let k = 0; k < 20; k++) {
+    const o = k * step;
+    if (await allFree(ports.map((p) => p + o))) return { offset: o, note: k === 0 ? null : `default ports ${ports.join(',')} partly taken by processes this bench did not start; used them + ${o}` };
+  }
+  throw new Error(`no free ports near ${ports.join(',')}`);
+}
+
+async function makeCluster(system: Cluster['system']): Promise<Cluster> {
+  const note = (n: string | null) => { if (n && !results.notes.includes(`${system}: ${n}`)) results.notes.push(`${system}: ${n}`); };
+  if (system === 'zoogate') {
+    const { offset, note: n } = await freeOffset([8281, 8282, 8283, 2981, 2982, 2983], 1000);
+    note(n);
+    return {
+      system, script: join(ROOT, 'bench', 'zoogate-cluster.sh'),
+      env: { ZG_BASE: join(SCRATCH, 'zg3'), ZG_CLIENT_PORT_BASE: String(8280 + offset), ZG_PEER_PORT_BASE: String(2980 + offset), ZG_TICK_MS: args['tick-ms']!, ZG_LOG_LEVEL: 'info' },
+      endpoints: [1, 2, 3].map((i) => `127.0.0.1:${8280 + offset + i}`).join(','),
+    };
+  }
+  if (system === 'zookeeper') {
+    const { offset, note: n } = await freeOffset([2181, 2182, 2183, 2881, 2882, 2883, 3881, 3882, 3883], 10000);
+    note(n);
+    return {
+      system, script: ZK_SCRIPT,
+      env: { ZK_BASE: join(SCRATCH, 'zk3'), ZK_CLIENT_PORT_BASE: String(2180 + offset), ZK_QUORUM_PORT_BASE: String(2880 + offset), ZK_ELECTION_PORT_BASE: String(3880 + offset) },
+      endpoints: [1, 2, 3].map((i) => `127.0.0.1:${2180 + offset + i}`).join(','),
+    };
+  }
+  const { offset, note: n } = await freeOffset([2379, 22379, 32379, 2380, 22380, 32380], 100);
+  note(n);
+  return {
+    system, script: join(KIT, 'etcd-cluster.sh'),
+    env: { ETCD_BASE: join(SCRATCH, 'etcd3'), ETCD_PORT_OFFSET: String(offset) },
+    endpoints: [2379, 22379, 32379].map((p) => `http://127.0.0.1:${p + offset}`).join(','),
+  };
+}
+
+async function startCluster(c: Cluster): Promise<void> {
+  await clusterCmd(c, 'clean').catch(() => {});
+  clustersUp.add(c);
+  log(`${c.system} 3-node:\n${await clusterCmd(c, 'start')}`);
+  await sleep(2000);
+}
+
+async function cleanCluster(c: Cluster): Promise<void> {
+  log(await clusterCmd(c, 'clean').catch((e) => `clean failed: ${e.message}`));
+  clustersUp.delete(c);
+}
+
+/**
+ * A kit run on an ensemble; if a server of it is gone afterwards (killed from outside: this box is
+ * shared), note it, start the missing server and run it once more.
+ */
+async function runKitCluster(c: Cluster, o: Omit<Parameters<typeof runKit>[0], 'cluster'>): Promise<KitRun> {
+  for (let k = 1; ; k++) {
+    const r = await runKit({ ...o, cluster: c });
+    const up = (await clusterCmd(c, 'pids')).split('\n').filter(Boolean).length;
+    if (up === 3 || k >= 2 || o.scenarios.includes('failover')) return r;
+    const msg = `${c.system} 3-node: only ${up} of 3 servers running after ${o.label} (stopped from outside?); restarted them and ran ${o.label} again`;
+    log(msg);
+    results.notes.push(msg);
+    for (const i of [1, 2, 3]) await clusterCmd(c, 'start-node', String(i)).catch(() => {});
+    await sleep(2000);
+  }
 }
 
 // ------------------------------------------------------------------ ZooGate process
@@ -251,6 +380,7 @@ let zkToStop: Array<{ base: string; port: number }> = [];
 async function cleanup() {
   for (const z of started) await stopZoogate(z, 'SIGKILL').catch(() => {});
   for (const z of zkToStop) await zkCmd('standalone-stop', z.base, z.port).catch(() => {});
+  for (const c of clustersUp) await clusterCmd(c, 'clean').catch(() => {});
 }
 process.on('SIGINT', () => { void cleanup().then(() => process.exit(130)); });
 
@@ -313,7 +443,13 @@ const results: any = {
   notes: [] as string[],
   zgRounds: [] as any[],
   zkRounds: [] as any[],
+  wsRounds: [] as any[],
   fsync: [] as any[],
+  /** per system, per round: kit JSON documents of the 3-node runs */
+  cluster: { zgRest: [], zgRestSync: [], zgWs: [], zgFo: [], zk: [], zkFo: [], etcd: [], etcdSer: [], etcdFo: [] } as Record<string, any[]>,
+  wl: {} as Record<string, any>,
+  fanout: {} as Record<string, any>,
+  cprof: null as any,
 };
 
 function machine() {
@@ -490,6 +626,196 @@ async function partZk(round: number) {
     log(await zkCmd('standalone-stop', base, port));
     zkToStop = zkToStop.filter((z) => z.base !== base);
   }
+}
+
+// ------------------------------------------------------------------ WebSocket, standalone
+
+function partZoogateWs(round: number) {
+  return againIfServerDied(`ZooGate WebSocket round ${round}`, async () => {
+    const dataDir = join(SCRATCH, 'zg-data');
+    rmSync(dataDir, { recursive: true, force: true });
+    const z = await startZoogate({ dataDir, logLevel: 'info', logFile: join(OUT, `zoogate-ws-r${round}.log`) });
+    started.push(z);
+    log(`ZooGate pid ${z.pid} on ${z.port} ready in ${z.readyMs} ms (WebSocket round ${round})`);
+    try {
+      const r = await runKit({ target: 'zoogate-ws', port: z.port, pids: { zoogate: z.pid }, label: `zoogate-ws-standalone-r${round}`, scenarios: 'write,read', server: z });
+      results.wsRounds[round - 1] = r.json;
+    } finally {
+      await stopZoogate(z);
+    }
+  });
+}
+
+// ------------------------------------------------------------------ 3-node ensembles
+
+async function partZg3(round: number) {
+  const c = await makeCluster('zoogate');
+  fsyncProbe(`before ZooGate 3-node round ${round}`);
+  await startCluster(c);
+  try {
+    const C = results.cluster;
+    C.zgRest![round - 1] = (await runKitCluster(c, { target: 'zoogate-rest', label: `zoogate-3node-rest-r${round}`, scenarios: 'write,read' })).json;
+    if (args['lin-reads']) C.zgRestSync![round - 1] = (await runKitCluster(c, { target: 'zoogate-rest', label: `zoogate-3node-rest-syncread-r${round}`, scenarios: 'read', prewarm: '2', extra: ['--opt', 'read=sync'] })).json;
+    C.zgWs![round - 1] = (await runKitCluster(c, { target: 'zoogate-ws', label: `zoogate-3node-ws-r${round}`, scenarios: 'write,read,watch' })).json;
+    C.zgFo![round - 1] = (await runKitCluster(c, { target: 'zoogate-rest', label: `zoogate-3node-failover-r${round}`, scenarios: 'failover', prewarm: '0' })).json;
+  } finally {
+    await cleanCluster(c);
+  }
+}
+
+async function partZk3(round: number) {
+  const why = zkAvailable();
+  if (why) { results.notes.push(`ZooKeeper 3-node not measured: ${why}`); return; }
+  const c = await makeCluster('zookeeper');
+  fsyncProbe(`before ZooKeeper 3-node round ${round}`);
+  await startCluster(c);
+  try {
+    const C = results.cluster;
+    C.zk![round - 1] = (await runKitCluster(c, { target: 'zk', label: `zk-3node-r${round}`, scenarios: 'write,read,watch' })).json;
+    C.zkFo![round - 1] = (await runKitCluster(c, { target: 'zk', label: `zk-3node-failover-r${round}`, scenarios: 'failover', prewarm: '0' })).json;
+  } finally {
+    await cleanCluster(c);
+  }
+}
+
+async function partEtcd3(round: number) {
+  if (!existsSync('/usr/bin/etcd')) { results.notes.push('etcd 3-node not measured: /usr/bin/etcd not found (apt-get install -y etcd-server etcd-client)'); return; }
+  const c = await makeCluster('etcd');
+  fsyncProbe(`before etcd 3-node round ${round}`);
+  await startCluster(c);
+  try {
+    const C = results.cluster;
+    C.etcd![round - 1] = (await runKitCluster(c, { target: 'etcd-http', label: `etcd-3node-http-r${round}`, scenarios: 'write,read' })).json;
+    if (args['lin-reads']) C.etcdSer![round - 1] = (await runKitCluster(c, { target: 'etcd-http', label: `etcd-3node-http-serializable-r${round}`, scenarios: 'read', prewarm: '2', extra: ['--opt', 'serializable=1'] })).json;
+    C.etcdFo![round - 1] = (await runKitCluster(c, { target: 'etcd-http', label: `etcd-3node-http-failover-r${round}`, scenarios: 'failover', prewarm: '0' })).json;
+  } finally {
+    await cleanCluster(c);
+  }
+}
+
+// ------------------------------------------------------------------ watches
+
+/** Watch notification latency (the kit's watch scenario) on standalone servers. */
+async function partWatchLatency() {
+  await againIfServerDied('ZooGate watch latency', async () => {
+    const dataDir = join(SCRATCH, 'zg-data');
+    rmSync(dataDir, { recursive: true, force: true });
+    const z = await startZoogate({ dataDir, logLevel: 'info', logFile: join(OUT, 'zoogate-watch.log') });
+    started.push(z);
+    try {
+      results.wl.zgOneshot = (await runKit({ target: 'zoogate-ws', port: z.port, pids: { zoogate: z.pid }, label: 'zoogate-ws-standalone-watch', scenarios: 'watch', server: z })).json;
+      results.wl.zgPersistent = (await runKit({ target: 'zoogate-ws', port: z.port, pids: { zoogate: z.pid }, label: 'zoogate-ws-standalone-watch-persistent', scenarios: 'watch', server: z, extra: ['--opt', 'watch=persistent'] })).json;
+    } finally {
+      await stopZoogate(z);
+    }
+  });
+  if (zkAvailable()) return;
+  await withZkStandalone('zkwl', async (port, pid) => {
+    results.wl.zk = (await runKit({ target: 'zk', port, pids: { zookeeper: pid }, label: 'zk-standalone-watch', scenarios: 'watch' })).json;
+  });
+}
+
+async function withZkStandalone(dir: string, fn: (port: number, pid: number) => Promise<void>) {
+  const { port, note } = await zkPort();
+  if (note && !results.notes.includes(note)) results.notes.push(note);
+  const base = join(SCRATCH, dir);
+  rmSync(base, { recursive: true, force: true });
+  zkToStop.push({ base, port });
+  log(await zkCmd('standalone-start', base, port));
+  const pid = Number(readFileSync(join(base, 'standalone', 'pid'), 'utf8'));
+  try {
+    await sleep(2000);
+    await fn(port, pid);
+  } finally {
+    log(await zkCmd('standalone-stop', base, port));
+    zkToStop = zkToStop.filter((z) => z.base !== base);
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
+function runFanout(target: string, endpoint: string, pid: number, label: string): Promise<any> {
+  const file = join(OUT, `${label}.json`);
+  const a = ['fanout.mjs', '--target', target, '--endpoint', endpoint, '--pid', String(pid), '--sessions', args['fanout-sessions']!, '--writes', args['fanout-writes']!, '--out', file];
+  log(`node ${a.join(' ')}`);
+  return new Promise((res, rej) => {
+    const p = spawn(process.execPath, a, { cwd: KIT_BENCH, stdio: ['ignore', 'inherit', 'pipe'] });
+    p.stderr!.on('data', (d: Buffer) => { for (const line of d.toString().split('\n')) if (line.trim()) process.stderr.write(`    ${label}: ${line}\n`); });
+    const timer = setTimeout(() => p.kill('SIGKILL'), 300_000);
+    p.on('exit', (code) => { clearTimeout(timer); code === 0 ? res(JSON.parse(readFileSync(file, 'utf8'))) : rej(new Error(`fanout ${label} exited ${code}`)); });
+  });
+}
+
+/** Idle-wait for foreign load like the kit does before a measured run (up to --quiet-wait s). */
+async function quiet(pids: Record<string, number>): Promise<any> {
+  const { waitQuiet } = await import(pathToFileURL(join(KIT_BENCH, 'lib', 'stats.mjs')).href);
+  return waitQuiet(pids, 5, Number(args['quiet-wait']) * 1000);
+}
+
+async function partFanoutZg() {
+  await againIfServerDied('ZooGate fan-out', async () => {
+    const dataDir = join(SCRATCH, 'zg-data');
+    rmSync(dataDir, { recursive: true, force: true });
+    const z = await startZoogate({ dataDir, logLevel: 'info', logFile: join(OUT, 'zoogate-fanout.log') });
+    started.push(z);
+    try {
+      const q = await quiet({ zoogate: z.pid });
+      const r = await Promise.race([runFanout('zoogate', `127.0.0.1:${z.port}`, z.pid, 'zoogate-fanout'), z.exited.then(() => { throw new Error('the server under test exited during fan-out'); })]);
+      results.fanout.zg = { ...r, quiet_wait: q };
+    } finally {
+      await stopZoogate(z);
+    }
+  });
+}
+
+async function partFanoutZk() {
+  if (zkAvailable()) return;
+  await withZkStandalone('zkfan', async (port, pid) => {
+    const q = await quiet({ zookeeper: pid });
+    results.fanout.zk = { ...(await runFanout('zk', `127.0.0.1:${port}`, pid, 'zk-fanout')), quiet_wait: q };
+  });
+}
+
+// ------------------------------------------------------------------ 3-node write path profile
+
+async function partClusterProf() {
+  const c = await makeCluster('zoogate');
+  const profDir = join(SCRATCH, 'prof', RUN_ID, 'cluster-ws-write');
+  rmSync(profDir, { recursive: true, force: true });
+  c.env.ZG_CPU_PROF_DIR = profDir;
+  await startCluster(c);
+  let run: any;
+  let doc: any;
+  let kitExit = 0;
+  let stopAt = 0;
+  try {
+    const r = await runKit({ target: 'zoogate-ws', cluster: c, label: 'zoogate-3node-prof-ws-write', scenarios: 'write', concurrency: '64', prewarm: '0' });
+    kitExit = performance.now();
+    doc = r.json;
+    run = doc.scenarios.write.runs[0];
+  } finally {
+    stopAt = performance.now();
+    log(await clusterCmd(c, 'stop')); // SIGTERM: each server exits and node writes its profile
+    await clusterCmd(c, 'clean').catch(() => {});
+    clustersUp.delete(c);
+  }
+  const gap = stopAt - kitExit;
+  const window = { fromEndMs: Math.round(gap + run.window_s * 1000 - 200), toEndMs: Math.round(gap + 200) };
+  const names = Object.keys(doc.scenarios.write.server_pids); // node1, node2(leader), …
+  const leader = Number(/node(\d)\(leader\)/.exec(names.join(' '))?.[1]);
+  const follower = Number(doc.client_node);
+  const out: any = { run: { ops_per_s: run.ops_per_s, p50: run.latency_ms.p50, p99: run.latency_ms.p99, cpu: run.cpu.pct_of_one_core }, leader, follower, window, nodes: {} };
+  for (const [role, id] of [['leader', leader], ['follower', follower]] as const) {
+    const d = join(profDir, `node${id}`);
+    const files = existsSync(d) ? readdirSync(d).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(d, f)) : [];
+    if (!files.length) { results.notes.push(`3-node profile: no .cpuprofile for node${id} in ${d}`); continue; }
+    const main = files.sort((a, b) => statSync(b).size - statSync(a).size)[0]!;
+    const key = Object.keys(run.cpu.pct_of_one_core).find((k) => k.startsWith(`node${id}`))!;
+    const pct = run.cpu.pct_of_one_core[key];
+    out.nodes[role] = { id, file: main, cpu_pct: pct, us_per_op: Math.round(((pct / 100) * 1e6) / run.ops_per_s), summary: summarise(main, 40, window) };
+    log(`3-node profile ${role} node${id}: ${main}`);
+    console.error(summaryMarkdown(out.nodes[role].summary, 12));
+  }
+  results.cprof = out;
 }
 
 async function partProf() {
@@ -691,12 +1017,262 @@ function ratio(a: number | undefined, b: number | undefined): string {
   return (a / b).toFixed(2);
 }
 
+// ------------------------------------------------------------------ report helpers (WebSocket, ensembles, watches)
+
+const meanOf = (xs: Array<number | null | undefined>) => { const v = xs.filter((x): x is number => typeof x === 'number'); return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null; };
+const medianOf = (xs: Array<number | null | undefined>) => { const v = xs.filter((x): x is number => typeof x === 'number').sort((a, b) => a - b); return v.length ? (v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2) : null; };
+
+/** CPU of the servers under test in a kit run (summed over the nodes of an ensemble), % of one core. */
+function serverCpuOf(r: any): number | null {
+  const e = Object.entries(r?.cpu?.pct_of_one_core ?? {}).filter(([k, v]) => k !== 'client' && typeof v === 'number') as Array<[string, number]>;
+  return e.length ? e.reduce((a, [, v]) => a + v, 0) : null;
+}
+
+interface Cell { per: Array<number | null>; ops: number | null; p50: number | null; p99: number | null; srv: number | null; cli: number | null; oth: number; n: number }
+function cellOf(docs: any[], scn: string, c: number): Cell {
+  const rs = docs.filter(Boolean).map((d) => runOf(d, scn, c));
+  return {
+    per: rs.map((r) => r?.ops_per_s ?? null),
+    ops: meanOf(rs.map((r) => r?.ops_per_s)),
+    p50: meanOf(rs.map((r) => r?.latency_ms?.p50)),
+    p99: meanOf(rs.map((r) => r?.latency_ms?.p99)),
+    srv: meanOf(rs.map(serverCpuOf)),
+    cli: meanOf(rs.map((r) => r?.cpu?.pct_of_one_core?.client)),
+    oth: Math.max(-1, ...rs.map((r) => r?.cpu?.other_processes_pct_of_one_core ?? -1)),
+    n: rs.filter(Boolean).length,
+  };
+}
+const fx = (x: number | null, d = 2) => (x == null ? '–' : x.toFixed(d));
+const ratioOf = (a: number | null, b: number | null) => (a && b ? a / b : null);
+const perRoundRatios = (a: Cell, b: Cell) => a.per.map((x, i) => ratioOf(x, b.per[i] ?? null));
+const opsCell = (c: Cell) => (c.ops == null ? '–' : `${fmtInt(c.ops)} (${fmtMs(c.p50)} / ${fmtMs(c.p99)})`);
+const cpuN = (x: number | null) => (x == null ? '–' : String(Math.round(x)));
+const concs = () => args.concurrency!.split(',').map(Number);
+/** "met" / "**missed**" for a ratio against a floor, with the per-round ratios. */
+function verdict(r: number | null, per: Array<number | null>, floor: number): string {
+  if (r == null) return '–';
+  if (r >= floor && per.every((x) => x == null || x >= floor)) return 'met';
+  if (r >= floor) return 'met on the mean, not in every round';
+  return '**missed**';
+}
+
+/** Runs whose kept attempt still saw foreign load, and errors in measured runs, over kit documents. */
+function noiseAndErrors(docs: any[]): string[] {
+  const out: string[] = [];
+  const runs = docs.filter(Boolean).flatMap((d) => Object.entries(d?.scenarios ?? {}).flatMap(([sc, v]: [string, any]) => (v.runs ?? []).filter((r: any) => r.concurrency != null).map((r: any) => ({ l: `${d.label} ${sc} C=${r.concurrency}`, r }))));
+  const errs = runs.filter((x) => x.r.errors).map((x) => `${x.l}: ${x.r.errors} errors ${JSON.stringify(x.r.error_kinds)}`);
+  out.push(errs.length ? `Errors in measured runs: ${errs.join('; ')}.` : 'No request failed in any measured throughput run.');
+  const noisy = runs.filter((x) => (x.r.cpu?.other_processes_pct_of_one_core ?? 0) > 10);
+  const repeated = runs.filter((x) => (x.r.attempts?.length ?? 1) > 1).length;
+  out.push(noisy.length
+    ? `**Foreign load**: in ${noisy.length} of ${runs.length} runs even the cleanest attempt saw other processes use more than 10 % of a core (${noisy.map((x) => `${x.l}: ${Math.round(x.r.cpu.other_processes_pct_of_one_core)} %`).join(', ')}); ${repeated} runs needed more than one attempt.`
+    : `The kept attempt of every run saw other processes use at most 10 % of a core (${repeated} of ${runs.length} runs needed more than one attempt).`);
+  const docsErr = docs.filter(Boolean).flatMap((d) => Object.entries(d?.scenarios ?? {}).filter(([, v]: [string, any]) => v.error).map(([sc, v]: [string, any]) => `${d.label} ${sc}: ${String(v.error).split('\n')[0]}`));
+  if (docsErr.length) out.push(`**Scenarios that failed**: ${docsErr.join('; ')}.`);
+  return out;
+}
+
+function renderWs(L: string[]) {
+  const ws: any[] = results.wsRounds.filter(Boolean);
+  const zk: any[] = results.zkRounds.filter(Boolean);
+  const rest: any[] = results.zgRounds.filter(Boolean);
+  if (!ws.length) return;
+  L.push('## WebSocket: ZooGate standalone vs ZooKeeper standalone');
+  L.push('');
+  L.push(`Each round ran ZooGate REST, ZooGate WebSocket and ZooKeeper one after another (fresh server each), the rounds alternating: the WS and ZooKeeper figures of a round are minutes apart. Adapter \`bench/adapters/zoogate-ws.mjs\`: one WebSocket carrying one session, C requests in flight pipelined on it with ids (as the kit's zk adapter pipelines on one ZooKeeper session); get = \`{"type":"request","op":"get"}\` (data back as UTF-8 text), put = op \`set\` with version -1. ${ws.length} round(s); means over rounds, per-round ratios in brackets. Cells: ops/s, then p50 / p99 ms.`);
+  L.push('');
+  L.push('| scenario | C | ZooGate WS | ZooKeeper | **WS / ZK** (per round) | ZooGate REST (same rounds) | WS / REST | server CPU % WS / ZK | client CPU % WS / ZK | foreign CPU % WS / ZK (max) |');
+  L.push('|---|---:|---:|---:|---|---:|---:|---:|---:|---:|');
+  for (const sc of ['write', 'read']) for (const c of concs()) {
+    const a = cellOf(ws, sc, c), b = cellOf(zk, sc, c), r = cellOf(rest, sc, c);
+    L.push(`| ${sc} | ${c} | ${opsCell(a)} | ${opsCell(b)} | **${fx(ratioOf(a.ops, b.ops))}** (${perRoundRatios(a, b).map((x) => fx(x)).join(', ')}) | ${opsCell(r)} | ${fx(ratioOf(a.ops, r.ops))} | ${cpuN(a.srv)} / ${cpuN(b.srv)} | ${cpuN(a.cli)} / ${cpuN(b.cli)} | ${a.oth < 0 ? '–' : Math.round(a.oth)} / ${b.oth < 0 ? '–' : Math.round(b.oth)} |`);
+  }
+  L.push('');
+  L.push(...noiseAndErrors(ws));
+  L.push('');
+}
+
+function renderCluster(L: string[]) {
+  const C: Record<string, any[]> = results.cluster;
+  const any = Object.values(C).some((v) => v.some(Boolean));
+  if (!any) return;
+  L.push('## 3-node ensembles: ZooGate, ZooKeeper, etcd');
+  L.push('');
+  L.push(`Three servers of one system on this machine (loopback, the same 2 cores as the client), one system at a time, each started fresh: ZooGate with \`bench/zoogate-cluster.sh\` (3 \`zoogate server\` processes, --tick-ms ${args['tick-ms']}, sync limit 5 and init limit 10 ticks: ZooKeeper's defaults), ZooKeeper 3.8 with the kit's \`zk-cluster.sh\` (tickTime 2000, initLimit 10, syncLimit 5, fsync on), etcd 3.4 with the kit's \`etcd-cluster.sh\` (all defaults: heartbeat 100 ms, election timeout 1 s). The kit pins the client to a follower (writes are forwarded to the leader; reads are served by the follower). ZooGate over REST (\`zoogate-rest\`: undici, one keep-alive connection per request in flight) and over the WebSocket (\`zoogate-ws\`: one socket, pipelined); ZooKeeper with the kit's zk adapter (one pipelined session); etcd with the kit's \`etcd-http\` adapter (the JSON gateway, one keep-alive connection per request in flight; reads linearizable unless marked serializable). ${Number(args['cluster-rounds'])} round(s) (ZooGate, ZooKeeper, etcd); each cell is ops/s, then p50 / p99 ms.`);
+  L.push('');
+  L.push('| scenario | C | ZooGate REST | ZooGate WS | ZooKeeper | etcd HTTP/JSON | **WS / ZK** | **REST / ZK** | **REST / etcd** |');
+  L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const sc of ['write', 'read']) for (const c of concs()) {
+    const r = cellOf(C.zgRest!, sc, c), w = cellOf(C.zgWs!, sc, c), z = cellOf(C.zk!, sc, c), e = cellOf(C.etcd!, sc, c);
+    L.push(`| ${sc}${sc === 'read' ? ' (etcd: linearizable)' : ''} | ${c} | ${opsCell(r)} | ${opsCell(w)} | ${opsCell(z)} | ${opsCell(e)} | **${fx(ratioOf(w.ops, z.ops))}** | **${fx(ratioOf(r.ops, z.ops))}** | **${fx(ratioOf(r.ops, e.ops))}** |`);
+  }
+  L.push('');
+  if (C.zgRestSync!.some(Boolean) || C.etcdSer!.some(Boolean)) {
+    L.push('Reads of the same consistency side by side: local reads (ZooGate\'s and ZooKeeper\'s default, etcd `serializable=1`) and linearizable reads (ZooGate `GET ?sync=true`: the follower confirms with a quorum through the leader, then reads; etcd\'s default ReadIndex).');
+    L.push('');
+    L.push('| C | ZooGate REST local | etcd serializable | **ratio** | ZooGate REST ?sync=true | etcd linearizable | **ratio** |');
+    L.push('|---:|---:|---:|---:|---:|---:|---:|');
+    for (const c of concs()) {
+      const r = cellOf(C.zgRest!, 'read', c), es = cellOf(C.etcdSer!, 'read', c), rs = cellOf(C.zgRestSync!, 'read', c), e = cellOf(C.etcd!, 'read', c);
+      L.push(`| ${c} | ${opsCell(r)} | ${opsCell(es)} | **${fx(ratioOf(r.ops, es.ops))}** | ${opsCell(rs)} | ${opsCell(e)} | **${fx(ratioOf(rs.ops, e.ops))}** |`);
+    }
+    L.push('');
+  }
+  L.push('CPU, % of one core (servers: the 3 processes summed / client):');
+  L.push('');
+  L.push('| scenario | C | ZooGate REST | ZooGate WS | ZooKeeper | etcd |');
+  L.push('|---|---:|---:|---:|---:|---:|');
+  for (const sc of ['write', 'read']) for (const c of concs()) {
+    const cells = [C.zgRest!, C.zgWs!, C.zk!, C.etcd!].map((d) => cellOf(d, sc, c));
+    L.push(`| ${sc} | ${c} | ${cells.map((x) => `${cpuN(x.srv)} / ${cpuN(x.cli)}`).join(' | ')} |`);
+  }
+  L.push('');
+  L.push(...noiseAndErrors([...C.zgRest!, ...C.zgRestSync!, ...C.zgWs!, ...C.zk!, ...C.etcd!, ...C.etcdSer!]));
+  L.push('');
+  // failover
+  const fo: Array<[string, any[]]> = [['ZooGate (REST adapter)', C.zgFo!], ['ZooKeeper (zk adapter, spinDelay 1000)', C.zkFo!], ['etcd (etcd-http adapter, no client timeout)', C.etcdFo!]];
+  if (fo.some(([, d]) => d.some(Boolean))) {
+    L.push('### Failover: leader kill -9 → writes succeed again');
+    L.push('');
+    L.push(`The kit's failover scenario, unchanged: 8 writers on a client pinned to a follower, 3 s of writes, \`kill -9\` of the leader (the cluster script's \`pids\`/\`leader\`), recovery = the first successful write whose request was issued after the kill; then the killed server is started again (\`start-node\`) and after 3 s the next repetition kills the new leader. ${args['failover-reps']} repetitions per system; median reported. "Leader ready" is the server-side time from the kill to the new leader's log line of becoming active (\`ready-since\`).`);
+    L.push('');
+    L.push('| system | recovery ms per repetition | **median** | leader ready (server log) median ms | longest gap between successful writes, median ms | failed writes after the kill (per rep) | errors seen |');
+    L.push('|---|---|---:|---:|---:|---|---|');
+    for (const [name, docs] of fo) {
+      const reps = docs.filter(Boolean).flatMap((d) => d?.scenarios?.failover?.runs ?? []);
+      if (!reps.length) { L.push(`| ${name} | – | – | – | – | – | ${docs.filter(Boolean).map((d) => String(d?.scenarios?.failover?.error ?? '').split('\n')[0]).join('; ') || 'not run'} |`); continue; }
+      const errs: Record<string, number> = {};
+      for (const r of reps) for (const [k, v] of Object.entries(r.errors_after_kill ?? {})) errs[k] = (errs[k] ?? 0) + (v as number);
+      L.push(`| ${name} | ${reps.map((r: any) => fmtInt(r.recovery_ms)).join(', ')} | **${fmtInt(medianOf(reps.map((r: any) => r.recovery_ms)))}** | ${fmtInt(medianOf(reps.map((r: any) => r.server_new_leader_ready_ms)))} | ${fmtInt(medianOf(reps.map((r: any) => r.max_gap_between_successful_writes_ms)))} | ${reps.map((r: any) => r.failed_requests_after_kill).join(', ')} | ${Object.entries(errs).map(([k, v]) => `${k} ×${v}`).join(', ') || '–'} |`);
+    }
+    L.push('');
+  }
+}
+
+function watchRow(name: string, doc: any): string {
+  const w = doc?.scenarios?.watch?.runs?.[0];
+  if (!w) return `| ${name} | – | – | – | – | – | ${String(doc?.scenarios?.watch?.error ?? 'not run').split('\n')[0]} |`;
+  const ev = w.watch_event_latency_ms, ack = w.write_ack_latency_ms;
+  return `| ${name} | ${fmtMs(ev.p50)} / ${fmtMs(ev.p99)} | ${fmtMs(ack.p50)} / ${fmtMs(ack.p99)} | ${w.event_before_ack} / ${w.samples - w.timeouts} | ${w.timeouts} | node ${w.watch_node} / node ${w.write_node}${w.leader ? ` (leader ${w.leader})` : ''} | ${Math.round(w.cpu?.other_processes_pct_of_one_core ?? 0)} |`;
+}
+
+function renderWatches(L: string[]) {
+  const wl = results.wl, f = results.fanout;
+  const C: Record<string, any[]> = results.cluster;
+  const have3 = C.zgWs!.some((d) => d?.scenarios?.watch) || C.zk!.some((d) => d?.scenarios?.watch);
+  if (!wl.zgOneshot && !wl.zk && !have3 && !f.zg && !f.zk) return;
+  L.push('## Watches');
+  L.push('');
+  L.push('### Notification latency');
+  L.push('');
+  L.push(`The kit's watch scenario: a watcher session and a writer session (on two different followers in an ensemble), ${args['watch-samples']} writes one at a time to a watched znode, each after the watch is armed again. The kit times the event from the moment the write is **sent** (t0) to its arrival at the watcher, and the write's acknowledgement from the same t0; "events before ack" counts samples where the watcher had the event before the writer had its answer (then "ack → event" is negative: the notification is not behind the acknowledgement). ZooGate over the WebSocket; ZooKeeper with the kit's zk adapter (getData with a watcher, re-armed). ms, p50 / p99.`);
+  L.push('');
+  L.push('| system | write sent → event at the watcher | write sent → ack at the writer | events before ack | timeouts | watcher / writer | foreign CPU % |');
+  L.push('|---|---:|---:|---:|---:|---|---:|');
+  if (wl.zgOneshot) L.push(watchRow('ZooGate standalone, WS one-shot watch (re-armed)', wl.zgOneshot));
+  if (wl.zgPersistent) L.push(watchRow('ZooGate standalone, WS persistent watch', wl.zgPersistent));
+  if (wl.zk) L.push(watchRow('ZooKeeper standalone', wl.zk));
+  C.zgWs!.forEach((d, i) => d && L.push(watchRow(`ZooGate 3-node, WS one-shot (round ${i + 1})`, d)));
+  C.zk!.forEach((d, i) => d && L.push(watchRow(`ZooKeeper 3-node (round ${i + 1})`, d)));
+  L.push('');
+  if (f.zg || f.zk) {
+    L.push(`### Fan-out: ${fmtInt(Number(args['fanout-sessions']))} watching sessions on one server`);
+    L.push('');
+    L.push(`\`bench/fanout.mjs\` (in the kit's folder so that it uses the kit's node-zookeeper-client): one standalone server, ${fmtInt(Number(args['fanout-sessions']))} sessions (ZooGate: one WebSocket each; ZooKeeper: one node-zookeeper-client each) in one client process, each with a one-shot data watch on \`/fanout\`; a writer session sets it ${args['fanout-writes']} times (after 10 un-recorded writes). Before each write every watch is re-armed and the box idles 30 ms; the clock runs from sending the write until the last session has read its NodeDataChanged; the re-arming happens outside that window. Server CPU per notification = the server process's CPU over those windows (/proc, 10 ms ticks, summed over the writes) ÷ (writes × sessions); it includes the write itself (~0.05 ms per write). "All delivered" includes this one client process reading ${fmtInt(Number(args['fanout-sessions']))} messages from as many sockets, the same work for both systems.`);
+    L.push('');
+    L.push('| | ZooGate (WS) | ZooKeeper | ZooGate / ZooKeeper |');
+    L.push('|---|---:|---:|---:|');
+    const row = (label: string, g: (x: any) => number | null | undefined, digits = 2) => {
+      const a = f.zg ? g(f.zg) : null, b = f.zk ? g(f.zk) : null;
+      L.push(`| ${label} | ${a == null ? '–' : digits === 0 ? fmtInt(a) : fmtMs(a)} | ${b == null ? '–' : digits === 0 ? fmtInt(b) : fmtMs(b)} | ${fx(ratioOf(a ?? null, b ?? null))} |`);
+    };
+    row('**all sessions have the event**, p50 ms (over writes)', (x) => x.all_delivered_ms.p50);
+    row('… p99 ms', (x) => x.all_delivered_ms.p99);
+    row('… max ms', (x) => x.all_delivered_ms.max);
+    row('first session has it, p50 ms', (x) => x.first_event_ms.p50);
+    row('per session (pooled over sessions and writes), p50 ms', (x) => x.per_event_ms.p50);
+    row('per session (pooled over sessions and writes), p99 ms', (x) => x.per_event_ms.p99);
+    row('write acknowledged, p50 ms', (x) => x.write_ack_ms.p50);
+    row('**server CPU per notification**, µs', (x) => x.server_cpu_us_per_notification);
+    row('client CPU per notification, µs', (x) => x.client_cpu_us_per_notification);
+    row('opening the sessions (wall), ms', (x) => x.connect_ms, 0);
+    row('server CPU to open them, ms', (x) => x.connect_server_cpu_ms, 0);
+    row('server RSS with the sessions open, MiB', (x) => x.server_rss_mib);
+    L.push('');
+    const tw = [f.zg, f.zk].filter(Boolean).map((x) => `${x.target}: ${x.timeouts} of ${x.writes + x.timeouts} writes without all events within 15 s; waited ${x.quiet_wait?.waited_ms ?? '–'} ms for quiet before (foreign load then ${x.quiet_wait?.last_other_pct ?? '–'} %)`);
+    L.push(`${tw.join('; ')}.`);
+    L.push('');
+  }
+}
+
+/** Every issue target of the WebSocket / ensemble / watch work, with its verdict. */
+function renderNewTargets(L: string[]) {
+  const C: Record<string, any[]> = results.cluster;
+  const rows: string[] = [];
+  const ws: any[] = results.wsRounds.filter(Boolean), zk: any[] = results.zkRounds.filter(Boolean);
+  const tp = (label: string, a: Cell, b: Cell, floor: number) => {
+    const r = ratioOf(a.ops, b.ops);
+    rows.push(`| ${label} | ${fmtInt(a.ops)} | ${fmtInt(b.ops)} | ${fx(r)}${a.per.length > 1 ? ` (${perRoundRatios(a, b).map((x) => fx(x)).join(', ')})` : ''} | ≥ ${floor.toFixed(2)} | ${verdict(r, perRoundRatios(a, b), floor)} |`);
+  };
+  const p99 = (label: string, a: Cell, b: Cell) => {
+    if (a.p99 == null || b.p99 == null) return;
+    const r = a.p99 / b.p99;
+    rows.push(`| ${label} | ${fmtMs(a.p99)} ms | ${fmtMs(b.p99)} ms | ${fx(r)} | ≤ 1.00 | ${r <= 1 ? 'met' : '**missed**'} |`);
+  };
+  if (ws.length && zk.length) {
+    for (const sc of ['write', 'read']) tp(`A. standalone WS ${sc}s/s at C=64 vs ZooKeeper`, cellOf(ws, sc, 64), cellOf(zk, sc, 64), 1);
+    for (const sc of ['write', 'read']) for (const c of concs()) p99(`A. standalone WS ${sc} p99 at C=${c} vs ZooKeeper`, cellOf(ws, sc, c), cellOf(zk, sc, c));
+  }
+  if (C.zgWs!.some(Boolean) && C.zk!.some(Boolean)) {
+    for (const sc of ['write', 'read']) tp(`A. 3-node WS ${sc}s/s at C=64 vs ZooKeeper`, cellOf(C.zgWs!, sc, 64), cellOf(C.zk!, sc, 64), 1);
+    for (const sc of ['write', 'read']) for (const c of concs()) p99(`A./B. 3-node WS ${sc} p99 at C=${c} vs ZooKeeper`, cellOf(C.zgWs!, sc, c), cellOf(C.zk!, sc, c));
+  }
+  if (C.zgRest!.some(Boolean) && C.etcd!.some(Boolean)) {
+    for (const c of concs()) tp(`B. 3-node REST writes/s at C=${c} vs etcd HTTP/JSON`, cellOf(C.zgRest!, 'write', c), cellOf(C.etcd!, 'write', c), 1.5);
+    for (const c of concs()) tp(`B. 3-node REST local reads/s at C=${c} vs etcd HTTP/JSON serializable`, cellOf(C.zgRest!, 'read', c), cellOf(C.etcdSer!, 'read', c), 1.5);
+    for (const c of concs()) tp(`B. 3-node REST linearizable reads/s (?sync=true) at C=${c} vs etcd HTTP/JSON linearizable`, cellOf(C.zgRestSync!, 'read', c), cellOf(C.etcd!, 'read', c), 1.5);
+    for (const c of concs()) tp(`B. (for reference) 3-node REST local reads/s at C=${c} vs etcd linearizable (the kit's default)`, cellOf(C.zgRest!, 'read', c), cellOf(C.etcd!, 'read', c), 1.5);
+  }
+  if (C.zgRest!.some(Boolean) && C.zk!.some(Boolean)) {
+    for (const sc of ['write', 'read']) for (const c of concs()) p99(`B. 3-node REST ${sc} p99 at C=${c} vs ZooKeeper`, cellOf(C.zgRest!, sc, c), cellOf(C.zk!, sc, c));
+  }
+  for (const [name, docs] of [['ZooGate', C.zgFo!], ['ZooKeeper', C.zkFo!], ['etcd', C.etcdFo!]] as const) {
+    const reps = docs.filter(Boolean).flatMap((d) => d?.scenarios?.failover?.runs ?? []);
+    if (!reps.length) continue;
+    const m = medianOf(reps.map((r: any) => r.recovery_ms));
+    rows.push(`| B. failover median, ${name} (${reps.length} reps) | ${fmtInt(m)} ms | | | ≤ 1,000 ms${name === 'ZooGate' ? '' : ' (ZooGate\'s target; for comparison)'} | ${m == null ? '–' : m <= 1000 ? 'met' : name === 'ZooGate' ? '**missed**' : 'over'} |`);
+  }
+  if (!rows.length) return;
+  L.push('## Targets (WebSocket, ensembles)');
+  L.push('');
+  L.push('| target | ZooGate | comparison | ratio | target | verdict |');
+  L.push('|---|---:|---:|---:|---|---|');
+  L.push(...rows);
+  L.push('');
+}
+
+function renderClusterProf(L: string[]) {
+  const p = results.cprof;
+  if (!p) return;
+  L.push('## Where the 3-node write path spends its time (WebSocket, C=64)');
+  L.push('');
+  L.push(`One more fresh 3-node ZooGate ensemble with every server under \`node --cpu-prof\` (\`ZG_CPU_PROF_DIR\` of \`bench/zoogate-cluster.sh\`), the kit's write scenario over \`zoogate-ws\` at C=64 (client on follower node ${p.follower}, leader node ${p.leader}), no prewarm; the servers stopped with SIGTERM so that node writes the profiles. Profiled run: ${fmtInt(p.run.ops_per_s)} writes/s, p50 ${fmtMs(p.run.p50)} / p99 ${fmtMs(p.run.p99)} ms; CPU % of a core ${Object.entries(p.run.cpu).map(([k, v]) => `${k} ${v}`).join(', ')}. Only the measured window is summarised, as for the standalone profiles.`);
+  L.push('');
+  for (const role of ['leader', 'follower']) {
+    const n = p.nodes[role];
+    if (!n) continue;
+    L.push(`### ${role} (node ${n.id}: ${n.cpu_pct} % of a core, ${n.us_per_op} µs CPU per write)`);
+    L.push('');
+    L.push(summaryMarkdown(n.summary as ProfileSummary, 15));
+  }
+}
+
 function renderMarkdown(): string {
   const m = results.machine;
   const L: string[] = [];
   const zgR: any[] = results.zgRounds.filter(Boolean);
   const zkR: any[] = results.zkRounds.filter(Boolean);
-  L.push('# ZooGate vs ZooKeeper: standalone benchmark');
+  L.push('# ZooGate vs ZooKeeper (and etcd): benchmarks');
   L.push('');
   L.push(`Written by \`npm run bench\` (bench/run.ts) on ${m.date.slice(0, 16).replace('T', ' ')} UTC, run id \`${RUN_ID}\` (raw JSON in \`.bench/results/${RUN_ID}/\`, not committed). Wall time of the whole run: ${Math.round((Date.now() - t0) / 1000)} s.${FULL ? '' : ` Partial run (parts: ${[...only].join(', ')}).`}`);
   L.push('');
@@ -813,6 +1389,11 @@ function renderMarkdown(): string {
     }
   }
 
+  renderWs(L);
+  renderCluster(L);
+  renderWatches(L);
+  renderNewTargets(L);
+
   if (results.memzg || results.memzk) {
     L.push('## Memory and restart');
     L.push('');
@@ -864,12 +1445,21 @@ function renderMarkdown(): string {
       L.push(summaryMarkdown(p.summary as ProfileSummary, 15));
     }
   }
+  renderClusterProf(L);
   return L.join('\n') + '\n';
 }
 
 // ------------------------------------------------------------------ main
 
 async function main() {
+  if (args.render) {
+    Object.assign(results, JSON.parse(readFileSync(join(OUT, 'summary.json'), 'utf8')));
+    const md = renderMarkdown();
+    writeFileSync(join(OUT, 'RESULTS.md'), md);
+    if (args['results-md']) writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), md);
+    log(`rendered ${join(OUT, 'RESULTS.md')}`);
+    return;
+  }
   results.machine = machine();
   log(`run ${RUN_ID}: parts ${[...only].join(',')}; machine ${JSON.stringify(results.machine)}`);
   const { patched } = prepareKit();
@@ -888,8 +1478,18 @@ async function main() {
   };
   for (let r = 1; r <= Number(args.rounds); r++) {
     await step('zg', async () => { fsyncProbe(`before ZooGate round ${r}`); await partZoogateRest(r); }, `zg_r${r}`);
+    await step('ws', async () => { fsyncProbe(`before ZooGate WebSocket round ${r}`); await partZoogateWs(r); }, `ws_r${r}`);
     await step('zk', async () => { fsyncProbe(`before ZooKeeper round ${r}`); await partZk(r); }, `zk_r${r}`);
   }
+  for (let r = 1; r <= Number(args['cluster-rounds']); r++) {
+    await step('zg3', () => partZg3(r), `zg3_r${r}`);
+    await step('zk3', () => partZk3(r), `zk3_r${r}`);
+    await step('etcd3', () => partEtcd3(r), `etcd3_r${r}`);
+  }
+  await step('wl', partWatchLatency);
+  await step('fanzg', partFanoutZg);
+  await step('fanzk', partFanoutZk);
+  await step('cprof', partClusterProf);
   await step('prof', partProf);
   await step('memzg', partMemZoogate);
   await step('memzk', partMemZk);

@@ -8,6 +8,8 @@
 //   get=raw  (default) GET with `Accept: application/octet-stream`: the body is the data bytes,
 //            the version comes from the Zoogate-Stat header (JSON).
 //   get=json GET answered with {"path","data","encoding","stat"}; data decoded from utf8/base64.
+//   read=sync linearizable reads: GET ?sync=true (the node first confirms with a quorum that its
+//            leader still leads and catches up), as etcd's default (linearizable) range.
 //   timeoutMs -> per-request timeout (AbortSignal).
 //   failover=1 -> on connection errors rotate to the next endpoint.
 import { Pool } from 'undici';
@@ -34,9 +36,11 @@ class ZoogateRestAdapter {
   constructor(opts) {
     this.opts = opts;
     this.getMode = opts.get === 'json' ? 'json' : 'raw';
+    this.syncReads = opts.read === 'sync';
+    this.q = this.syncReads ? '?sync=true' : '';
     this.capabilities = {
       sequential: 'native',
-      readConsistency: 'local (sequentially consistent)',
+      readConsistency: this.syncReads ? 'linearizable (GET ?sync=true)' : 'local (sequentially consistent)',
       get: this.getMode === 'raw' ? 'raw bytes (Accept: application/octet-stream, version from Zoogate-Stat)' : 'JSON {path,data,encoding,stat}',
     };
     this.timeoutMs = opts.timeoutMs ? Number(opts.timeoutMs) : 0;
@@ -121,7 +125,7 @@ class ZoogateRestAdapter {
 
   async get(key) {
     if (this.getMode === 'raw') {
-      const res = await this.request({ path: resource(key), method: 'GET', headers: OCTET });
+      const res = await this.request({ path: resource(key) + this.q, method: 'GET', headers: OCTET });
       if (res.statusCode === 200) {
         const value = Buffer.from(await res.body.arrayBuffer());
         return { value, version: JSON.parse(res.headers['zoogate-stat']).version };
@@ -129,7 +133,7 @@ class ZoogateRestAdapter {
       if (res.statusCode === 404) { await res.body.dump(); return null; }
       return this.fail(res);
     }
-    const res = await this.request({ path: resource(key), method: 'GET' });
+    const res = await this.request({ path: resource(key) + this.q, method: 'GET' });
     if (res.statusCode === 200) {
       const j = await res.body.json();
       return { value: Buffer.from(j.data, j.encoding === 'base64' ? 'base64' : 'utf8'), version: j.stat.version };
