@@ -1512,6 +1512,8 @@ export interface components {
             /** @constant */
             ok: true;
             result: components["schemas"]["WsResult"];
+            /** @description The last zxid this server had applied when it sent the response (REST's `Zoogate-Zxid`); events up to it were sent before it. A client resuming elsewhere passes the highest it saw as `lastZxid`. */
+            zxid: components["schemas"]["Zxid"];
         };
         /**
          * @description The result of a request, by its `op`: `create` `ZnodeCreated`, `get`
@@ -1538,6 +1540,8 @@ export interface components {
             /** @constant */
             ok: false;
             error: components["schemas"]["ErrorDetail"];
+            /** @description The last zxid this server had applied when it sent the response (REST's `Zoogate-Zxid`); events up to it were sent before it. A client resuming elsewhere passes the highest it saw as `lastZxid`. */
+            zxid: components["schemas"]["Zxid"];
             /** @description Index of the multi operation that failed. */
             failedOp?: number;
             /** @description One outcome per multi operation. */

@@ -295,6 +295,8 @@ export class WsConnection implements SessionChannel {
         }
       }
       this.queue.shift();
+      // The zxid this response reflects (REST's Zoogate-Zxid): every event up to it went out before it.
+      head.response.zxid = this.node.lastZxid;
       this.send(head.response);
     }
   }

@@ -431,7 +431,7 @@ async function sse(path: string, n: number, headers: Record<string, string> = {}
   const events: SseMessage[] = [];
   const reader = res.body!.getReader();
   const decoder = new TextDecoder();
-  const timer = setTimeout(() => ac.abort(), 5000);
+  const timer = setTimeout(() => ac.abort(), 15_000);
   const pending = during?.();
   try {
     while (events.length < n) {
@@ -510,17 +510,17 @@ test('SSE: a resume the log no longer covers is one `event: error` with code Com
 
 test('the schemas reject drift (so passing above means something)', () => {
   const stat = { czxid: 1, mzxid: 1, pzxid: 1, ctime: 0, mtime: 0, version: 0, cversion: 0, aversion: 0, ephemeralOwner: null, dataLength: 0, numChildren: 0 };
-  validateWsMessage('server', { type: 'response', id: 1, ok: true, result: { path: '/a', stat } });
+  validateWsMessage('server', { type: 'response', id: 1, zxid: 5, ok: true, result: { path: '/a', stat } });
   const bad: Array<['client' | 'server', unknown, RegExp]> = [
     ['client', { type: 'request', id: 1, op: 'set', path: '/a', verison: 3 }, /additional properties/],
     ['client', { type: 'request', id: null, op: 'get', path: '/a' }, /id/],
     ['client', { type: 'request', id: 1, op: 'addWatch', path: '/a' }, /mode/],
     ['client', { type: 'connect', sessionId: 'abc' }, /pattern/],
     ['client', { type: 'ping', extra: 1 }, /additional properties/],
-    ['server', { type: 'response', id: 1, ok: true, result: { path: '/a', stat, extra: 1 } }, /WsResponseOk/],
-    ['server', { type: 'response', id: 1, ok: true, result: { stat: { ...stat, version: 'x' } } }, /WsResponseOk/],
-    ['server', { type: 'response', id: 1, ok: false, error: { code: 'StaleServer', message: '' } }, /allowed values/],
-    ['server', { type: 'response', id: 1, ok: false, error: { code: 'NoNode', message: '' }, failedOp: 0 }, /results/],
+    ['server', { type: 'response', id: 1, zxid: 5, ok: true, result: { path: '/a', stat, extra: 1 } }, /WsResponseOk/],
+    ['server', { type: 'response', id: 1, zxid: 5, ok: true, result: { stat: { ...stat, version: 'x' } } }, /WsResponseOk/],
+    ['server', { type: 'response', id: 1, zxid: 5, ok: false, error: { code: 'StaleServer', message: '' } }, /allowed values/],
+    ['server', { type: 'response', id: 1, zxid: 5, ok: false, error: { code: 'NoNode', message: '' }, failedOp: 0 }, /results/],
     ['server', { type: 'event', event: 'NodeRenamed', path: '/a', zxid: 1 }, /allowed values/],
     ['server', { type: 'event', event: 'NodeCreated', path: '/a', zxid: 1, data: 'x' }, /additional properties/],
     ['server', { type: 'state', state: 'Disconnected' }, /allowed values/],
