@@ -1,23 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { StateChange, ZooGateSession } from '../../client/session.ts';
+import { until } from '../support/process-cluster.ts';
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export { sleep } from '../support/process-cluster.ts';
 
 /** Polls until `cond` holds or the deadline passes (then fails with `what`). */
-export async function waitFor<T>(what: string, cond: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await cond();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(20);
-  }
+export function waitFor<T>(what: string, cond: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  return until(what, async () => cond(), timeoutMs, 20);
 }
 
 /** Every state change of a session, in order. */

@@ -37,6 +37,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import { loadConfig } from '../../api/config.ts';
+import type { StatJson } from '../../api/schema.ts';
 import { startServer } from '../../api/start.ts';
 import { CreateFlag, ZkWireClient, ZkWireError, zkErrorName, type ZkAcl, type ZkOp, type ZkStat } from '../support/zk-client.ts';
 import { prng } from '../support/prng.ts';
@@ -78,19 +79,7 @@ const canonPerms = (s: string) => bitsToPerms(permsToBits(s));
 
 const OPEN: AclJson[] = [{ scheme: 'world', id: 'anyone', perms: 'cdrwa' }];
 
-interface RawStat {
-  czxid: number;
-  mzxid: number;
-  pzxid: number;
-  ctime: number;
-  mtime: number;
-  version: number;
-  cversion: number;
-  aversion: number;
-  ephemeralOwner: string | null;
-  dataLength: number;
-  numChildren: number;
-}
+type RawStat = StatJson;
 
 type MultiOp =
   | { op: 'create'; path: string; data?: Buffer; mode?: Mode; ttl?: number }
