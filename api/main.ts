@@ -2,6 +2,7 @@ import { ConfigError, configHelp, loadConfig } from './config.ts';
 import { makeLogger } from './logger.ts';
 import { startServer } from './start.ts';
 import { runLocalCluster } from './local-cluster.ts';
+import { clientCommandsHelp } from '../cli/specs.ts';
 
 const USAGE = `usage: zoogate <command> [options]
 
@@ -13,7 +14,8 @@ commands:
 
 server options (flag, environment variable):
 ${configHelp()}
-`;
+
+${clientCommandsHelp()}`;
 
 async function runServer(argv: string[]): Promise<void> {
   const cfg = loadConfig(argv, process.env);
@@ -41,9 +43,11 @@ async function main(argv: string[]): Promise<void> {
     case '-h':
       process.stdout.write(USAGE);
       return;
-    default:
-      process.stderr.write(`zoogate: unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`);
-      process.exitCode = 2;
+    default: {
+      // the client commands (get, set, ls, lock, …); bin/zoogate.mjs sends them to cli/ directly
+      const { main: runClient } = await import('../cli/run.ts');
+      return runClient(argv);
+    }
   }
 }
 

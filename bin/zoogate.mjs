@@ -1,6 +1,14 @@
 #!/usr/bin/env node
 // The `zoogate` command: runs the TypeScript entry point through tsx.
+// `server`, `cluster` and the top-level help are the server's (api/main.ts);
+// every other command is a client command (cli/), loaded without the server's
+// code so that a one-shot `zoogate get /x` starts quickly.
 import { register } from 'tsx/esm/api';
 
 register();
-await import('../api/main.ts');
+const [cmd, sub] = process.argv.slice(2);
+const serverSide =
+  cmd === 'server' ||
+  (cmd === 'cluster' && sub !== 'status') ||
+  ((cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') && sub === undefined);
+await import(serverSide ? '../api/main.ts' : '../cli/main.ts');
