@@ -60,6 +60,8 @@ function shortUrl(url: string): string {
   if (!url) return '';
   let p = url.startsWith('file://') ? fileURLToPath(url) : url;
   if (p.startsWith(repoRoot)) p = relative(repoRoot, p);
+  // npm run bench runs ZooGate from a snapshot of the checkout in .bench/zoogate-src
+  if (p.startsWith('.bench/zoogate-src/')) p = p.slice('.bench/zoogate-src/'.length);
   const nm = p.lastIndexOf('node_modules/');
   if (nm >= 0) p = p.slice(nm + 'node_modules/'.length);
   return p;

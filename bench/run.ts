@@ -42,6 +42,14 @@ const SCRATCH = join(ROOT, '.bench');
 const KIT = join(SCRATCH, 'anchors-kit');
 const KIT_BENCH = join(KIT, 'bench');
 const ZK_SCRIPT = join(KIT, 'zk-cluster.sh');
+/**
+ * The ZooGate under test: a snapshot of the checkout taken when the run starts (git archive HEAD, or the
+ * working tree with --source worktree). Other sessions edit and commit in this checkout while the bench
+ * runs; servers started later in the run (restarts in the failover scenario, later parts) must run the
+ * same code as the first ones, and never a half-edited file.
+ */
+const SRC = join(SCRATCH, 'zoogate-src');
+const SRC_PATHS = ['api', 'core', 'storage', 'cli', 'client', 'bin', 'package.json', 'tsconfig.json', 'openapi.yaml'];
 
 const { values: args } = parseArgs({
   options: {
@@ -67,6 +75,7 @@ const { values: args } = parseArgs({
     'tick-ms': { type: 'string', default: '2000' },
     'lin-reads': { type: 'boolean', default: true },
     render: { type: 'string' },
+    source: { type: 'string', default: 'head' },
   },
   allowNegative: true,
 });
@@ -153,6 +162,21 @@ const fmtInt = (n: number | null | undefined) => (n == null || Number.isNaN(n) ?
 const fmtMs = (n: number | null | undefined) => (n == null ? '–' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
 
 // ------------------------------------------------------------------ the kit
+
+/** Snapshots the code under test into SRC (node_modules resolve from the checkout, SRC lives under it). */
+function prepareSource(): { commit: string; source: string; dirty: string[] } {
+  rmSync(SRC, { recursive: true, force: true });
+  mkdirSync(SRC, { recursive: true });
+  const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT }).toString().trim();
+  const inHead = SRC_PATHS.filter((p) => { try { execFileSync('git', ['cat-file', '-e', `${commit}:${p}`], { cwd: ROOT, stdio: 'ignore' }); return true; } catch { return false; } });
+  const dirty = execFileSync('git', ['status', '--porcelain', '--', ...inHead], { cwd: ROOT }).toString().split('\n').filter(Boolean);
+  if (args.source === 'worktree') {
+    for (const p of SRC_PATHS) if (existsSync(join(ROOT, p))) cpSync(join(ROOT, p), join(SRC, p), { recursive: true });
+  } else if (args.source === 'head') {
+    execFileSync('sh', ['-c', `git archive --format=tar ${commit} ${inHead.join(' ')} | tar -x -C '${SRC}'`], { cwd: ROOT });
+  } else throw new Error('--source is head or worktree');
+  return { commit, source: args.source!, dirty };
+}
 
 function prepareKit(): { patched: string[] } {
   if (!existsSync(SHARED_KIT)) throw new Error(`anchor kit not found at ${SHARED_KIT}`);
@@ -268,7 +292,7 @@ async function makeCluster(system: Cluster['system']): Promise<Cluster> {
     note(n);
     return {
       system, script: join(ROOT, 'bench', 'zoogate-cluster.sh'),
-      env: { ZG_BASE: join(SCRATCH, 'zg3'), ZG_CLIENT_PORT_BASE: String(8280 + offset), ZG_PEER_PORT_BASE: String(2980 + offset), ZG_TICK_MS: args['tick-ms']!, ZG_LOG_LEVEL: 'info' },
+      env: { ZG_SRC: SRC, ZG_BASE: join(SCRATCH, 'zg3'), ZG_CLIENT_PORT_BASE: String(8280 + offset), ZG_PEER_PORT_BASE: String(2980 + offset), ZG_TICK_MS: args['tick-ms']!, ZG_LOG_LEVEL: 'info' },
       endpoints: [1, 2, 3].map((i) => `127.0.0.1:${8280 + offset + i}`).join(','),
     };
   }
@@ -297,7 +321,14 @@ async function startCluster(c: Cluster): Promise<void> {
   await sleep(2000);
 }
 
+let savedLogs = 0;
 async function cleanCluster(c: Cluster): Promise<void> {
+  // keep the servers' logs (elections, failover) before clean wipes their directory
+  const base = c.env.ZG_BASE ?? c.env.ZK_BASE ?? c.env.ETCD_BASE;
+  if (base && existsSync(base)) {
+    const out = join(OUT, `serverlogs-${c.system}-${++savedLogs}.tar.gz`);
+    try { execFileSync('sh', ['-c', `cd '${base}' && find . -name '*.log*' | tar czf '${out}' -T -`]); } catch {}
+  }
   log(await clusterCmd(c, 'clean').catch((e) => `clean failed: ${e.message}`));
   clustersUp.delete(c);
 }
@@ -336,7 +367,7 @@ async function startZoogate(o: { dataDir: string; port?: number; nodeArgs?: stri
   const proc = spawn(
     process.execPath,
     [...(o.nodeArgs ?? []), '--import', 'tsx', 'api/main.ts', 'server', '--port', String(port), '--host', '127.0.0.1', '--data-dir', o.dataDir, '--log-level', o.logLevel ?? 'error', ...(o.serverArgs ?? [])],
-    { cwd: ROOT, stdio: ['ignore', fd, fd] },
+    { cwd: SRC, stdio: ['ignore', fd, fd] },
   );
   closeSync(fd);
   const exited = new Promise<number | null>((r) =>
@@ -1278,7 +1309,7 @@ function renderMarkdown(): string {
   L.push('');
   L.push('## Machine');
   L.push('');
-  L.push(`| | |\n|---|---|\n| CPUs (nproc) | ${m.nproc} |\n| CPU model | ${m.cpu_model} |\n| memory | ${m.mem_gib} GiB |\n| kernel | ${m.kernel} |\n| node | ${m.node} |\n| java | ${m.java ?? '–'} |\n| ZooKeeper | ${m.zookeeper ?? '–'} (Debian package) |\n| ZooGate commit | ${m.zoogate_commit ?? '–'} (+ working tree) |\n| date | ${m.date} |`);
+  L.push(`| | |\n|---|---|\n| CPUs (nproc) | ${m.nproc} |\n| CPU model | ${m.cpu_model} |\n| memory | ${m.mem_gib} GiB |\n| kernel | ${m.kernel} |\n| node | ${m.node} |\n| java | ${m.java ?? '–'} |\n| ZooKeeper | ${m.zookeeper ?? '–'} (Debian package) |\n| ZooGate commit | ${m.zoogate_commit ?? '–'} ${results.source ? (results.source.source === 'head' ? '(a `git archive` of this commit in `.bench/zoogate-src`, run from there: edits others make in the checkout during the run do not reach the servers)' : '(the working tree, copied to `.bench/zoogate-src` at the start)') : '(+ working tree)'} |\n| date | ${m.date} |`);
   L.push('');
   L.push('## How it was measured');
   L.push('');
@@ -1461,6 +1492,10 @@ async function main() {
     return;
   }
   results.machine = machine();
+  const src = prepareSource();
+  results.source = { ...src, dir: SRC };
+  results.machine.zoogate_commit = src.commit.slice(0, 7);
+  log(`ZooGate under test: ${src.source === 'head' ? `commit ${src.commit} (git archive)` : `the working tree at ${src.commit}`} in ${SRC}${src.dirty.length ? `; working-tree changes ${src.source === 'head' ? 'left out' : 'included'}: ${src.dirty.join(', ')}` : ''}`);
   log(`run ${RUN_ID}: parts ${[...only].join(',')}; machine ${JSON.stringify(results.machine)}`);
   const { patched } = prepareKit();
   results.kit = { source: SHARED_KIT, copy: KIT, patched_for_port: patched };

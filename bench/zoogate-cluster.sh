@@ -14,7 +14,8 @@
 #   ./zoogate-cluster.sh ready-since MS   # epoch ms of the first log line of a server becoming an
 #                                         # active (serving) leader after epoch ms MS
 #
-# Environment: ZG_BASE (data, logs, PID files; default /tmp/anchors/zoogate), ZG_CLIENT_PORT_BASE
+# Environment: ZG_SRC (the ZooGate checkout to run, default this script's; npm run bench points it at
+# its snapshot in .bench/zoogate-src), ZG_BASE (data, logs, PID files; default /tmp/anchors/zoogate), ZG_CLIENT_PORT_BASE
 # (8280: server i listens on base+i), ZG_PEER_PORT_BASE (2980), ZG_TICK_MS (2000, ZooGate's and
 # ZooKeeper's default tick; sync limit 5 ticks, init limit 10, as ZooKeeper's defaults),
 # ZG_CPU_PROF_DIR (run each server under node --cpu-prof, profile in $ZG_CPU_PROF_DIR/node<i>;
@@ -22,7 +23,7 @@
 # nothing per request). A random --secret is made once per ZG_BASE.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROOT=${ZG_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 BASE=${ZG_BASE:-/tmp/anchors/zoogate}
 CPB=${ZG_CLIENT_PORT_BASE:-8280}
 PPB=${ZG_PEER_PORT_BASE:-2980}
@@ -118,5 +119,5 @@ case "$cmd" in
       sed -n 's/.*"time":\([0-9]*\).*/\1/p' | sort -n | awk -v s="$2" '$1 > s { print; exit }'; } || true ;;
   clean)
     "$0" stop; rm -rf "$BASE" ;;
-  *) sed -n '2,26p' "$0"; exit 1 ;;
+  *) sed -n '2,28p' "$0"; exit 1 ;;
 esac
