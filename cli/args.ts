@@ -126,11 +126,11 @@ export class Options {
     return Number(v);
   }
 
-  /** A duration in seconds (`2`, `0.5`, or with a unit: `500ms`, `2s`, `1m`), as ms. */
-  durationMs(name: string): number | undefined {
+  /** A duration in seconds (`2`, `0.5`, or with a unit: `500ms`, `2s`, `1m`), as ms; 0 only where it means "do not wait". */
+  durationMs(name: string, zeroAllowed = false): number | undefined {
     const v = this.string(name);
     if (v === undefined) return undefined;
-    const ms = parseDurationMs(v);
+    const ms = zeroAllowed && /^0+(\.0*)?(ms|s|m)?$/.test(v.trim()) ? 0 : parseDurationMs(v);
     if (ms === null) throw new UsageError(`--${name} wants a duration in seconds (2, 0.5, 500ms, 1m), not ${JSON.stringify(v)}`, this.command);
     return ms;
   }

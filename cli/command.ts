@@ -1,7 +1,8 @@
 /**
  * What a command's implementation receives, and the helpers most of them use.
  */
-import { ZooGateError, type ZooGateSession } from '../client/index.ts';
+import { ZooGateError } from '../client/errors.ts';
+import type { ZooGateSession } from '../client/session.ts';
 import type { Options } from './args.ts';
 import type { Context } from './context.ts';
 import { UsageError } from './errors.ts';

@@ -3,7 +3,8 @@
  * --user/--password, --timeout) resolved against the environment, the
  * clients built from them, stdout/stderr writers, and Ctrl-C.
  */
-import { ZooGateRest, ZooGateSession, type SessionOptions } from '../client/index.ts';
+import { ZooGateRest } from '../client/rest.ts';
+import type { SessionOptions, ZooGateSession } from '../client/session.ts';
 import { pathError } from '../core/paths.ts';
 import { Options } from './args.ts';
 import { UsageError } from './errors.ts';
@@ -30,20 +31,22 @@ export class Context {
   /** Set once SIGINT/SIGTERM arrived. */
   stopSignal: string | null = null;
 
-  constructor(readonly command: string, readonly opts: Options, env: NodeJS.ProcessEnv) {
+  /** `timeoutIsWait`: the command's --timeout bounds a wait (lock, queue take), so reaching the ensemble takes the default. */
+  constructor(readonly command: string, readonly opts: Options, env: NodeJS.ProcessEnv, timeoutIsWait = false) {
     this.json = opts.flag('json');
     const server = opts.string('server') ?? env.ZOOGATE_SERVER ?? DEFAULT_SERVER;
     this.servers = server.split(',').filter((s) => s.trim() !== '').map(normaliseServer);
     if (this.servers.length === 0) throw new UsageError('--server needs at least one URL', command);
     const user = opts.string('user') ?? env.ZOOGATE_USER;
     const password = opts.string('password') ?? env.ZOOGATE_PASSWORD;
-    if (user !== undefined && user !== '') {
+    // an empty user with a password is sent as given: the server answers AuthFailed, as it should
+    if (user !== undefined && (user !== '' || password !== undefined)) {
       if (password === undefined) throw new UsageError('--user needs --password (or ZOOGATE_PASSWORD)', command);
       this.auth = { user, password };
     } else if (opts.has('password')) {
       throw new UsageError('--password needs --user (or ZOOGATE_USER)', command);
     }
-    this.timeoutMs = opts.durationMs('timeout') ?? DEFAULT_TIMEOUT_MS;
+    this.timeoutMs = (timeoutIsWait ? undefined : opts.durationMs('timeout')) ?? DEFAULT_TIMEOUT_MS;
   }
 
   /** The REST client: the servers tried in the order given (predictable for scripts), each call retried for --timeout. */
@@ -59,6 +62,8 @@ export class Context {
 
   /** A session over the WebSocket, closed when the command ends (so its ephemerals go at once). */
   async session(opts: SessionOptions = {}): Promise<ZooGateSession> {
+    // loaded only by the commands that need a session: the others start faster without ws
+    const { ZooGateSession } = await import('../client/session.ts');
     const s = await ZooGateSession.connect(this.servers, {
       shuffle: false,
       connectTimeoutMs: this.timeoutMs,

@@ -2,7 +2,7 @@
  * Exit codes scripts can rely on, and the one place errors become a line on
  * stderr (or, with --json, the API's error object on stderr).
  */
-import { ZooGateError, type ZooGateErrorCode } from '../client/index.ts';
+import { ZooGateError, type ZooGateErrorCode } from '../client/errors.ts';
 
 /** The exit codes (docs/cli.md has the table; a test keeps the two equal). */
 export const EXIT = {

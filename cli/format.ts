@@ -53,11 +53,16 @@ export function table(header: readonly string[], rows: readonly (readonly string
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** The API's `{"path","data","encoding","stat"}` for bytes: UTF-8 text when it is valid UTF-8, else base64, as the server answers. */
-export function dataJson(v: ZnodeValue<Uint8Array>): { path: string; data: string; encoding: 'utf8' | 'base64'; stat: Stat } {
+/** Bytes as the API's JSON carries them: UTF-8 text when they are valid UTF-8, else base64, as the server answers. */
+export function encodeData(data: Uint8Array): { data: string; encoding: 'utf8' | 'base64' } {
   try {
-    return { path: v.path, data: strictUtf8.decode(v.data), encoding: 'utf8', stat: v.stat };
+    return { data: strictUtf8.decode(data), encoding: 'utf8' };
   } catch {
-    return { path: v.path, data: Buffer.from(v.data).toString('base64'), encoding: 'base64', stat: v.stat };
+    return { data: Buffer.from(data).toString('base64'), encoding: 'base64' };
   }
+}
+
+/** The API's `{"path","data","encoding","stat"}` of a read value. */
+export function dataJson(v: ZnodeValue<Uint8Array>): { path: string; data: string; encoding: 'utf8' | 'base64'; stat: Stat } {
+  return { path: v.path, ...encodeData(v.data), stat: v.stat };
 }

@@ -91,7 +91,7 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Prom
     const args = spec.runsCommand ? parsed.positionals : [...parsed.positionals, ...(parsed.rest ?? [])];
     const runner = RUNNERS[spec.name];
     if (runner === undefined) throw new Error(`no implementation for ${spec.name}`);
-    ctx = new Context(spec.name, opts, env);
+    ctx = new Context(spec.name, opts, env, spec.timeoutIsWait);
     const code = await runner({ ctx, opts, spec, args, rest: spec.runsCommand ? parsed.rest : null });
     return code ?? EXIT.ok;
   } catch (e) {

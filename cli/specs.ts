@@ -20,6 +20,8 @@ export interface CommandSpec {
   readonly examples: readonly string[];
   /** Takes `-- COMMAND...` (lock, elect). */
   readonly runsCommand?: boolean;
+  /** Its --timeout bounds a wait (for a lock, for an item), not each request. */
+  readonly timeoutIsWait?: boolean;
 }
 
 export const GLOBAL_OPTIONS: readonly OptionSpec[] = [

@@ -3,7 +3,8 @@
  * in flight at once, nodes deleted meanwhile left out. Then `tree`, which
  * prints it as tree(1) does.
  */
-import { ZooGateError, type Stat } from '../../client/index.ts';
+import { ZooGateError } from '../../client/errors.ts';
+import type { Stat } from '../../client/types.ts';
 import { noMoreArgs, type Invocation } from '../command.ts';
 import { znodePath, type Context } from '../context.ts';
 
@@ -17,7 +18,7 @@ export interface TreeNode {
 /** Children calls in flight at once: enough to hide the round trips, few enough not to crowd a server. */
 const CONCURRENCY = 16;
 /** Progress shows once this many nodes are read (small trees come back before anyone would look). */
-const PROGRESS_AFTER = 500;
+const PROGRESS_AFTER = 200;
 const PROGRESS_EVERY_MS = 100;
 
 const childPath = (parent: string, name: string) => (parent === '/' ? `/${name}` : `${parent}/${name}`);

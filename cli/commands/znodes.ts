@@ -4,7 +4,8 @@
  * Zoogate-Min-Zxid come with it), except what needs a session: an ephemeral
  * create, and get --watch.
  */
-import { ZooGateError, type AclList, type CreateMode, type WatchEvent, type ZnodeValue } from '../../client/index.ts';
+import { ZooGateError } from '../../client/errors.ts';
+import type { AclList, CreateMode, WatchEvent, ZnodeValue } from '../../client/types.ts';
 import type { Options } from '../args.ts';
 import { noMoreArgs, sessionLost, signalExitCode, type Invocation } from '../command.ts';
 import { dataArg, znodePath } from '../context.ts';
