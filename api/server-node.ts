@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import type { AuthId } from '../core/acl.ts';
 import { ZkError, invariant } from '../core/errors.ts';
@@ -17,6 +18,17 @@ import type { ClusterJson } from './schema.ts';
 import type { Metrics } from './metrics.ts';
 
 /** A committed write's outcome: its zxid and what applying it produced. */
+
+/**
+ * Core's clock: the wall clock at process start advanced by the monotonic
+ * clock (what ZooKeeper's Time.currentElapsedTime is for). Timeouts, pings and
+ * session expiry measure durations with it, so a wall-clock step (NTP, an
+ * operator) neither expires sessions nor silences a leader; transaction
+ * timestamps (ctime/mtime) and TTLs read it too, so they follow the wall clock
+ * as NTP slews it, but not its steps after start.
+ */
+export const clockNow = (): number => Math.floor(performance.timeOrigin + performance.now());
+
 export interface WriteOutcome {
   readonly zxid: Zxid;
   readonly result: TxnResult;
@@ -73,7 +85,7 @@ export class ServerNode {
     this.restoreInfo = { snapshotZxid: r.snapshot?.zxid ?? null, replayed: r.replayed, ms: Math.round(performance.now() - t0) };
     log.info({ ...this.restoreInfo, nodes: this.tree.nodeCount, zxid: this.tree.lastProcessedZxid, epoch: this.replica.currentEpoch }, 'restored');
     this.txnsSinceSnapshot = r.replayed;
-    this.replica.start(Date.now());
+    this.replica.start(clockNow());
     this.pump();
     // Core counts time in these pulses; ticks, pings and election timers derive from them.
     this.tickTimer = setInterval(() => this.onTick(), Math.max(10, Math.min(50, Math.floor(cfg.tickMs / 4))));
@@ -116,19 +128,19 @@ export class ServerNode {
   /** Input from the peer transport. */
   receive(from: number, msg: PeerMessage): void {
     if (this.fatal || this.closed) return;
-    this.replica.step(from, msg, Date.now());
+    this.replica.step(from, msg, clockNow());
     this.schedulePump();
   }
 
   peerUp(id: number): void {
     if (this.fatal || this.closed) return;
-    this.replica.peerConnected(id, Date.now());
+    this.replica.peerConnected(id, clockNow());
     this.schedulePump();
   }
 
   peerDown(id: number): void {
     if (this.fatal || this.closed) return;
-    this.replica.peerDisconnected(id, Date.now());
+    this.replica.peerDisconnected(id, clockNow());
     this.schedulePump();
   }
 
@@ -142,7 +154,7 @@ export class ServerNode {
    * before the answer), or with the error, in request order.
    */
   submitWith(req: WriteRequest, ctx: RequestContext, cb: WriteCallback): void {
-    this.enqueue((token) => this.replica.submit(req, ctx, token, Date.now()), cb as Waiter);
+    this.enqueue((token) => this.replica.submit(req, ctx, token, clockNow()), cb as Waiter);
   }
 
   submit(req: WriteRequest, ctx: RequestContext): Promise<WriteOutcome> {
@@ -151,7 +163,7 @@ export class ServerNode {
 
   /** ZooKeeper's sync: answered once every write proposed before it is applied here. */
   syncWith(cb: SyncCallback): void {
-    this.enqueue((token) => this.replica.sync(token, Date.now()), cb as Waiter);
+    this.enqueue((token) => this.replica.sync(token, clockNow()), cb as Waiter);
   }
 
   sync(): Promise<Zxid> {
@@ -200,7 +212,7 @@ export class ServerNode {
 
   private onTick(): void {
     if (this.fatal || this.closed) return;
-    this.replica.tick(Date.now());
+    this.replica.tick(clockNow());
     this.schedulePump();
   }
 
@@ -306,9 +318,10 @@ export class ServerNode {
   /**
    * Writes a snapshot one chunk per event-loop turn, so requests keep flowing
    * while it is written (the tree keeps copy-on-write images meanwhile), then
-   * purges old snapshots and the log they cover.
+   * purges old snapshots and the log they cover (unless `purge` is false: the
+   * shutdown snapshot keeps the log, so a follower behind it can still DIFF).
    */
-  startSnapshot(): Promise<void> {
+  startSnapshot(purge = true): Promise<void> {
     invariant(!this.snapshotRunning, 'snapshot already running');
     this.snapshotRunning = true;
     this.txnsSinceSnapshot = 0;
@@ -331,7 +344,7 @@ export class ServerNode {
           const chunk = enc.nextChunk();
           if (chunk === null) {
             const meta = writer.finish(enc.nodeCount);
-            this.purge();
+            if (purge) this.purge();
             this.log.info({ zxid, nodes: meta.nodeCount, bytes: meta.bytes, ms: Math.round(performance.now() - t0) }, 'snapshot written');
             this.metrics?.snapshots.inc();
             this.snapshotRunning = false;
@@ -381,13 +394,13 @@ export class ServerNode {
   async drain(graceMs: number): Promise<void> {
     if (this.closed || this.fatal) return;
     this.draining = true;
-    const end = Date.now() + graceMs;
-    while (this.waiters.size > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    const end = performance.now() + graceMs;
+    while (this.waiters.size > 0 && performance.now() < end) await new Promise((r) => setTimeout(r, 10));
     if (this.fatal || this.closed) return;
     const snapshotZxid = this.store.listSnapshots()[0]?.zxid ?? 0;
     if (this.tree.lastProcessedZxid > snapshotZxid && this.store.lastZxid() === this.tree.lastProcessedZxid) {
       while (this.snapshotRunning) await new Promise((r) => setTimeout(r, 10));
-      if (this.tree.lastProcessedZxid > (this.store.listSnapshots()[0]?.zxid ?? 0)) await this.startSnapshot();
+      if (this.tree.lastProcessedZxid > (this.store.listSnapshots()[0]?.zxid ?? 0)) await this.startSnapshot(false);
     }
   }
 
@@ -404,7 +417,8 @@ export class ServerNode {
 export type { AuthId };
 
 /** The protocol's settings, from the server's config. */
-export function zabConfig(cfg: ServerConfig, incarnation = Date.now()): ZabConfig {
+// The incarnation tells this run's forwarded requests from a previous run's: random, not a clock reading.
+export function zabConfig(cfg: ServerConfig, incarnation = randomInt(2 ** 47)): ZabConfig {
   const voters = cfg.peers.size > 0 ? new Set(cfg.peers.keys()) : new Set([cfg.serverId]);
   return {
     serverId: cfg.serverId,

@@ -142,7 +142,7 @@ export class PeerTransport {
 
   private accept(req: http.IncomingMessage, res: http.ServerResponse): void {
     if (req.method === 'GET' && req.url === '/zab/nonce') {
-      const now = Date.now();
+      const now = performance.now();
       for (const [n, at] of this.nonces) if (now - at > NONCE_TTL_MS) this.nonces.delete(n);
       if (this.nonces.size > 10_000) this.nonces.clear();
       const nonce = randomBytes(16).toString('hex');

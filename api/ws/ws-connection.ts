@@ -49,7 +49,7 @@ export class WsConnection implements SessionChannel {
   readonly auth: AuthId[];
   readonly remote: string;
   readonly connectedAt = Date.now();
-  private lastSeen = Date.now();
+  private lastSeen = performance.now();
   private heartbeat: NodeJS.Timeout | null = null;
   private timeoutMs = 0;
 
@@ -128,7 +128,7 @@ export class WsConnection implements SessionChannel {
   }
 
   private seen(): void {
-    this.lastSeen = Date.now();
+    this.lastSeen = performance.now();
     if (this.state === 'open') this.node.touchSession(this.sessionId);
   }
 
@@ -141,7 +141,7 @@ export class WsConnection implements SessionChannel {
     const every = Math.max(50, Math.floor(this.timeoutMs / 3));
     const silentLimit = this.timeoutMs + 2 * this.cfg.tickMs;
     this.heartbeat = setInterval(() => {
-      if (Date.now() - this.lastSeen > silentLimit) {
+      if (performance.now() - this.lastSeen > silentLimit) {
         this.ws.terminate();
         this.onClose();
         return;
