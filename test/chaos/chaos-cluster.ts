@@ -2,13 +2,15 @@
 // the fault proxy, with process faults (kill -9, SIGSTOP/SIGCONT) and disk faults
 // (ZOOGATE_FAULT_FILE) at the runner's command.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FaultNetwork } from './fault-proxy.ts';
 import { freePort, sleep } from '../support/process-cluster.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Debian's libfaketime (package faketime): steps a process's wall clock at run time, its monotonic clock untouched. */
+export const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 
 export interface ChaosMember {
   readonly id: number;
@@ -17,6 +19,8 @@ export interface ChaosMember {
   readonly url: string;
   readonly dataDir: string;
   readonly faultFile: string;
+  /** libfaketime's offset file for this member's wall clock ("+0", "+2h", "-30m"). */
+  readonly clockFile: string;
   proc: ChildProcess | null;
   paused: boolean;
   /** Exit codes of earlier runs of this member (70: stopped itself on a storage failure). */
@@ -39,6 +43,7 @@ export class ChaosCluster {
       const peerPort = await freePort();
       c.members.push({
         id, port, peerPort, url: `http://127.0.0.1:${port}`, dataDir: join(dir, `n${id}`), faultFile: join(dir, `n${id}.fault`),
+        clockFile: join(dir, `n${id}.clock`),
         proc: null, paused: false, exits: [], log: '',
       });
     }
@@ -61,9 +66,13 @@ export class ChaosCluster {
     const args = ['--import', 'tsx', 'api/main.ts', 'server', '--id', String(id), '--host', '127.0.0.1', '--port', String(m.port),
       '--peer-port', String(m.peerPort), '--peers', this.net.peersArgFor(id), '--data-dir', m.dataDir, '--tick-ms', String(this.tickMs),
       '--log-level', 'info', ...this.extraArgs];
+    writeFileSync(m.clockFile, '+0');
+    const clock = ChaosCluster.canStepClocks
+      ? { LD_PRELOAD: LIBFAKETIME, FAKETIME_TIMESTAMP_FILE: m.clockFile, FAKETIME_DONT_FAKE_MONOTONIC: '1', FAKETIME_CACHE_DURATION: '1' }
+      : {};
     const proc = spawn(process.execPath, args, {
       cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, ZOOGATE_SECRET: 'chaos-secret', ZOOGATE_FAULT_FILE: m.faultFile },
+      env: { ...process.env, ZOOGATE_SECRET: 'chaos-secret', ZOOGATE_FAULT_FILE: m.faultFile, ...clock },
     });
     proc.stderr!.setEncoding('utf8');
     proc.stderr!.on('data', (d: string) => {
@@ -100,6 +109,13 @@ export class ChaosCluster {
     if (m.proc === null || !m.paused) return;
     m.proc.kill('SIGCONT');
     m.paused = false;
+  }
+
+  static readonly canStepClocks = existsSync(LIBFAKETIME);
+
+  /** Steps this member's wall clock by `offset` (libfaketime syntax: "+2h", "-45m", "+0"); its monotonic clock runs on. */
+  stepClock(id: number, offset: string): void {
+    writeFileSync(this.member(id).clockFile, offset);
   }
 
   /** The next log append on this member fails: "eio" (an I/O error) or "full" (a real SQLITE_FULL). */
