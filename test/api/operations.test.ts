@@ -104,6 +104,10 @@ test('SIGTERM: in-flight writes finish or fail clearly, clients are told, and a 
       const kids = ((await (await fetch(`${again.url}/znodes/?children=true`)).json()) as { children: string[] }).children;
       assert.equal(kids.filter((k) => k.startsWith('late')).length >= created, true, 'every acknowledged write survived');
       assert.equal(kids.filter((k) => /^t\d+$/.test(k)).length, 50);
+      // ...and keeps its log (a follower behind the snapshot can still be brought up by DIFF).
+      const t0 = ((await (await fetch(`${again.url}/znodes/t0`)).json()) as { stat: { czxid: number } }).stat.czxid;
+      const firstLogged = metric(await (await fetch(`${again.url}/metrics`)).text(), 'zoogate_log_first_zxid');
+      assert.ok(firstLogged !== null && firstLogged > 0 && firstLogged <= t0, `the log still starts at or before /t0's creation (${firstLogged} vs ${t0})`);
     } finally {
       again.proc.kill('SIGKILL');
       await again.exited;
