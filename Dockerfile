@@ -44,6 +44,8 @@ COPY bin ./bin
 COPY api ./api
 COPY core ./core
 COPY storage ./storage
+COPY cli ./cli
+COPY client ./client
 # The image's own smoke test: the compiled module loads here, under the runtime's Node and libc.
 RUN node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()" \
  && mkdir -p /data && chown node:node /data
