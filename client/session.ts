@@ -423,7 +423,9 @@ export class ZooGateSession {
       p.resolve(msg.result);
     } else {
       const path = msg.error.path ?? (p.frame as { path?: string }).path;
-      p.reject(new ZooGateError(msg.error.code, msg.error.message, { path, failedOp: msg.failedOp, results: msg.results, node: this.conn?.url }));
+      // 504 OperationTimeout on a write (its leader went): "may or may not have been applied", as over REST
+      const outcomeUnknown = msg.error.code === 'OperationTimeout' && WRITES.has(p.op);
+      p.reject(new ZooGateError(msg.error.code, msg.error.message, { path, failedOp: msg.failedOp, results: msg.results, node: this.conn?.url, outcomeUnknown }));
     }
   }
 
