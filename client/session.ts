@@ -171,6 +171,17 @@ export class ZooGateSession {
   private _timeoutMs = 0;
   private _serverId: number | null = null;
   private zxid: number;
+  /**
+   * The zxid through which every event of this session has arrived: what a
+   * resume asks the next node to replay after. A socket that dies in the middle
+   * of one transaction's events (a delete firing a data and a child watch) has
+   * delivered some of them only, so an event at Z vouches for Z-1, a response
+   * (sent after the events of every transaction it reflects) for its zxid.
+   */
+  private eventsThrough = 0;
+  /** The events of the newest transaction seen, so a replay of it is not delivered twice. */
+  private lastEventZxid = 0;
+  private lastEventKeys = new Set<string>();
   private everConnected = false;
 
   private conn: Conn | null = null;
@@ -418,6 +429,7 @@ export class ZooGateSession {
     this.inflight.delete(id);
     if (msg.ok) {
       this.observe(maxZxid(msg.result));
+      if (typeof msg.zxid === 'number' && msg.zxid > this.eventsThrough) this.eventsThrough = msg.zxid;
       if (p.watch) this.register(p.watch, p.op === 'exists' ? (msg.result as WsResultOf<'exists'>).stat : null);
       if (p.remove) for (const k of REMOVES[p.remove.kind]) this.watches[k].delete(p.remove.path);
       p.resolve(msg.result);
@@ -438,6 +450,15 @@ export class ZooGateSession {
 
   /** Which watches an event fires, as the server decides it: one-shot ones are consumed, persistent ones stay. */
   private onWatchEvent(ev: WatchEvent): void {
+    // a resume replays from eventsThrough: drop what this session already had
+    const key = `${ev.event} ${ev.path}`;
+    if (ev.zxid < this.lastEventZxid || (ev.zxid === this.lastEventZxid && this.lastEventKeys.has(key))) return;
+    if (ev.zxid > this.lastEventZxid) {
+      this.lastEventZxid = ev.zxid;
+      this.lastEventKeys = new Set();
+    }
+    this.lastEventKeys.add(key);
+    if (ev.zxid - 1 > this.eventsThrough) this.eventsThrough = ev.zxid - 1;
     this.observe(ev.zxid);
     const fired = new Set<Watcher>();
     for (const kind of ONE_SHOT[ev.event]) {
@@ -491,7 +512,7 @@ export class ZooGateSession {
     if (this._sessionId === null) {
       return { type: 'connect', timeoutMs: this.opts.timeoutMs, lastZxid: this.zxid > 0 ? this.zxid : undefined };
     }
-    return { type: 'connect', sessionId: this._sessionId, lastZxid: this.zxid > 0 ? this.zxid : undefined, watches: this.heldWatches() };
+    return { type: 'connect', sessionId: this._sessionId, lastZxid: this.eventsThrough > 0 ? this.eventsThrough : undefined, watches: this.heldWatches() };
   }
 
   /**
@@ -571,6 +592,9 @@ export class ZooGateSession {
       if (msg.type === 'connected') {
         // closed meanwhile (close() while this attempt was under way): the session is over here
         if (this.ended) return conn.settle?.({ kind: 'failed', reason: 'the session is over' });
+        // the resume asked for events after eventsThrough, which may be behind what this session has seen:
+        // a node behind that is stale for it (the server's own check compares with eventsThrough only)
+        if (this.everConnected && msg.zxid < this.zxid) return conn.settle?.({ kind: 'stale', reason: `StaleServer: ${conn.url} has applied ${msg.zxid}, the session has seen ${this.zxid}` });
         conn.phase = 'live';
         this.goLive(conn, msg);
         conn.settle?.({ kind: 'connected' });
@@ -605,6 +629,8 @@ export class ZooGateSession {
     this._timeoutMs = msg.timeoutMs;
     this._serverId = msg.serverId;
     this.observe(msg.zxid);
+    // a new session has no watch whose events could still be coming; a resumed one gets its replay next
+    if (!resumed && msg.zxid > this.eventsThrough) this.eventsThrough = msg.zxid;
     this.lastHeard = Date.now();
     this._state = 'Connected';
     this.startLiveness(conn);

@@ -231,6 +231,43 @@ describe('ZooGateSession', () => {
     }
   });
 
+  test('a socket that dies between the events of one transaction: the rest arrive after the move, none twice', async () => {
+    const proxy = new WsProxy(s.url);
+    await proxy.ready;
+    try {
+      await rest.create('/split', '');
+      await rest.create('/split/a', '');
+      await rest.create('/pr', '');
+      const z = await connect([proxy.url, s.url], { shuffle: false, reconnectDelayMs: 0 });
+      const seen: string[] = [];
+      z.onEvent((e) => seen.push(brief(e)));
+      await z.get('/split/a', { watch: true });
+      await z.children('/split', { watch: true });
+      await z.addWatch('/pr', 'persistent_recursive');
+      // one delete fires the data watch and the child watch at one zxid: the socket dies after the first event
+      proxy.cutAfter = (m) => m.type === 'event';
+      await rest.delete('/split/a');
+      await waitFor('moved to the server', () => z.state === 'Connected' && z.node === s.url);
+      await waitFor('both events of the delete', () => seen.length >= 2);
+      assert.deepEqual([...seen].sort(), ['NodeChildrenChanged /split', 'NodeDeleted /split/a']);
+      // one multi creates two nodes under a persistent recursive watch: cut after the first event again
+      const z2 = await connect([proxy.url, s.url], { shuffle: false, reconnectDelayMs: 0 });
+      const seen2: string[] = [];
+      z2.onEvent((e) => seen2.push(brief(e)));
+      await z2.addWatch('/pr', 'persistent_recursive');
+      proxy.cutAfter = (m) => m.type === 'event';
+      await rest.multi([{ op: 'create', path: '/pr/x' }, { op: 'create', path: '/pr/y' }]);
+      await waitFor('moved to the server', () => z2.state === 'Connected' && z2.node === s.url);
+      await waitFor('both creates', () => seen2.length >= 2);
+      await rest.create('/pr/z', ''); // a later change: by its arrival any replayed duplicate would be here too
+      await waitFor('the later create', () => seen2.includes('NodeCreated /pr/z'));
+      assert.deepEqual(seen2, ['NodeCreated /pr/x', 'NodeCreated /pr/y', 'NodeCreated /pr/z']);
+      assert.deepEqual(seen.filter((e) => e.startsWith('NodeCreated')), ['NodeCreated /pr/x', 'NodeCreated /pr/y', 'NodeCreated /pr/z'], 'the first session too, once each');
+    } finally {
+      await proxy.close();
+    }
+  });
+
   test('a node behind the session (StaleServer) is skipped; the session resumes on one that has its state', async () => {
     const stale = new StaleNode();
     await stale.ready;

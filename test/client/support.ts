@@ -26,6 +26,8 @@ export function recordStates(s: ZooGateSession): StateChange[] {
 export class WsProxy {
   holdRequests = false;
   readonly held: Array<Record<string, unknown>> = [];
+  /** Server frames matching this are forwarded, then the socket dies before anything after them gets through. */
+  cutAfter: ((m: Record<string, unknown>) => boolean) | null = null;
   private readonly wss: WebSocketServer;
   private readonly sockets = new Set<WebSocket>();
   readonly ready: Promise<void>;
@@ -40,7 +42,17 @@ export class WsProxy {
       up.on('open', () => {
         for (const m of early.splice(0)) up.send(m);
       });
-      up.on('message', (d) => down.readyState === down.OPEN && down.send(String(d)));
+      let frozen = false;
+      up.on('message', (d) => {
+        if (frozen || down.readyState !== down.OPEN) return;
+        const text = String(d);
+        down.send(text);
+        if (this.cutAfter?.(JSON.parse(text) as Record<string, unknown>)) {
+          this.cutAfter = null;
+          frozen = true; // what the server sends next is lost with the socket
+          setTimeout(() => down.terminate(), 50); // once the matched frame has been flushed
+        }
+      });
       up.on('ping', () => down.readyState === down.OPEN && down.ping());
       up.on('close', (code) => down.readyState === down.OPEN && down.close(code >= 4000 || code === 1008 ? code : 1011));
       up.on('error', () => {});
