@@ -1,4 +1,4 @@
-import type { ZkError } from '../errors.ts';
+import { ZkError } from '../errors.ts';
 import type { Epoch, ServerId, SessionId, Zxid } from '../ids.ts';
 import type { PeerMessage } from '../messages.ts';
 import type { LogStore } from '../ports.ts';
@@ -68,4 +68,11 @@ export interface ZabObserver {
   committed(server: ServerId, logged: LoggedTxn): void;
   /** A leader is established: its whole history up to zxid is committed. */
   established(server: ServerId, epoch: Epoch, zxid: Zxid): void;
+}
+
+/** The answer for a reply deferred behind proposals whose fate is unknown when the leader goes: not applied, retry. */
+export function unsettled(reply: Reply): ZkError {
+  return 'error' in reply
+    ? new ZkError('NoQuorum', `lost the leader before the state this request was refused against (${reply.error.code}) was committed; it was not applied; retry`)
+    : new ZkError('NoQuorum', 'lost the leader before the sync completed; retry');
 }

@@ -4,7 +4,7 @@ import type { MemberView, PeerMessage } from '../messages.ts';
 import { MultiError } from '../request/prep.ts';
 import type { RequestContext, WriteRequest } from '../request/requests.ts';
 import type { LoggedTxn } from '../txn.ts';
-import type { Reply, Token, ZabContext } from './context.ts';
+import { type Reply, type Token, type ZabContext, unsettled } from './context.ts';
 
 type Phase = 'discovery' | 'sync' | 'acked' | 'broadcast';
 
@@ -216,10 +216,9 @@ export class Follower {
    * had), requests whose fate is unknown are told so, the rest fail.
    */
   stop(): void {
+    // before the fast-forward: what still waits depends on proposals that may never be committed
+    for (const r of this.deferred.splice(0)) this.ctx.reply({ token: r.reply.token, error: unsettled(r.reply) });
     for (const t of this.pending.splice(0)) this.ctx.commit(t, null);
-    for (const r of this.deferred.splice(0)) {
-      this.ctx.reply('error' in r.reply ? r.reply : { token: r.reply.token, error: new ZkError('NoQuorum', 'lost the leader before the sync completed; retry') });
-    }
     for (const token of this.forwarded) {
       this.ctx.reply({ token, error: new ZkError('OperationTimeout', 'lost the leader: the write may or may not have been applied; read before retrying') });
     }

@@ -6,7 +6,7 @@ import { type RequestContext, SYSTEM_CONTEXT, type WriteRequest } from '../reque
 import { SessionTracker } from '../session/session-tracker.ts';
 import type { ZNode } from '../tree/znode.ts';
 import { NodeKind, type LoggedTxn } from '../txn.ts';
-import type { Reply, Token, ZabContext } from './context.ts';
+import { type Reply, type Token, type ZabContext, unsettled } from './context.ts';
 import { Pipeline, type Requester } from './pipeline.ts';
 import { isQuorum } from './quorum.ts';
 import { planSync } from './sync-plan.ts';
@@ -58,6 +58,8 @@ export class Leader {
   pipeline: Pipeline | null = null;
   sessions: SessionTracker | null = null;
   private readonly deferred: Array<{ after: Zxid; reply: Reply }> = [];
+  /** Forwarded requests received in this leadership (server:incarnation:reqId), oldest first. */
+  private readonly seenRequests = new Set<string>();
   private round = 0;
   private roundStartedAt = -1;
   private nextPingAt: number;
@@ -113,6 +115,7 @@ export class Leader {
         return;
       case 'REQUEST':
         if (l === undefined || l.phase !== 'uptodate' || this.pipeline === null) return;
+        if (this.seenBefore(`${from}:${m.incarnation}:${m.reqId}`)) return;
         this.pipeline.submit(m.req, { sessionId: m.sessionId, auth: m.auth }, { token: null, origin: { server: from, incarnation: m.incarnation, reqId: m.reqId } }, this.ctx.now);
         return;
       case 'SYNC':
@@ -295,6 +298,17 @@ export class Leader {
     }
   }
 
+  /**
+   * A forwarded request delivered twice (a network that duplicates) is processed once: its copy
+   * would be refused against the original (NodeExists for the client's own create).
+   */
+  private seenBefore(key: string): boolean {
+    if (this.seenRequests.has(key)) return true;
+    this.seenRequests.add(key);
+    if (this.seenRequests.size > 65_536) this.seenRequests.delete(this.seenRequests.values().next().value!);
+    return false;
+  }
+
   private defer(after: Zxid, reply: Reply): void {
     if (this.ctx.tree.lastProcessedZxid >= after && this.deferred.length === 0) this.ctx.reply(reply);
     else this.deferred.push({ after, reply });
@@ -462,13 +476,17 @@ export class Leader {
       const error = new ZkError('NoQuorum', 'the leader stepped down before proposing the request; retry');
       if (q.who.token !== null) this.ctx.reply({ token: q.who.token, error });
     }
+    // Answers still deferred wait for proposals that are not committed and may never be: a request
+    // refused against them (BadVersion against a set that is lost) must not say so, as ZooKeeper's
+    // error txns are only answered once committed. It was not applied: say that, and nothing more.
+    for (const r of this.deferred.splice(0)) this.ctx.reply({ token: r.reply.token, error: unsettled(r.reply) });
     for (const p of this.proposals.splice(0)) {
       this.ctx.commit(p.logged, null);
       if (p.token !== null) this.ctx.reply({ token: p.token, error: new ZkError('OperationTimeout', 'the leader stepped down: the write may or may not have been applied; read before retrying') });
     }
-    for (const r of this.deferred.splice(0)) this.ctx.reply(r.reply);
     for (const s of this.pendingSyncs.splice(0)) {
       if (s.who.token !== null) this.ctx.reply({ token: s.who.token, error: new ZkError('NoQuorum', 'the leader stepped down before the sync completed; retry') });
     }
   }
 }
+

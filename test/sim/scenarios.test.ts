@@ -137,3 +137,54 @@ test('a server restarting with a torn log tail rejoins and loses nothing acknowl
   w.finish();
   for (const p of acked) assert.ok(w.node(f).tree.get(p), `${p} on the restarted server`);
 });
+
+// chaos seed 1008 (3 servers): a leader isolated with a set it had proposed refused a
+// compare-and-set against that set (BadVersion) and, stepping down, sent the refusal
+// although the set was never committed: a failed conditional write is an observation
+// of the state, so it may only be answered against committed state (ZooKeeper's error
+// txns go through the quorum too). Leader and follower paths both.
+const create = (path: string) => ({ op: 'create' as const, path, data: new Uint8Array(), acl: null, mode: 'persistent' as const, ttlMs: null });
+/** A multi that the outstanding create of /dup makes fail (NodeExists); recorded under /other, which it would create. */
+const clash = () => ({ op: 'multi' as const, ops: [create('/other'), create('/dup')], path: '/other' });
+
+test('a request refused against a proposal that is never committed is not answered with that refusal (at the leader)', () => {
+  const w = world(29);
+  const l = w.leader()!;
+  const [a, b] = followersOf(w, l) as [number, number];
+  w.partition(l, a);
+  w.partition(l, b); // the leader proposes, nobody acknowledges, it steps down after syncLimit
+  w.submit(l, create('/dup'));
+  const first = lastOp(w);
+  w.submit(l, clash()); // refused (NodeExists) against the first, not yet committed
+  const second = lastOp(w);
+  w.runFor(50);
+  assert.equal(second.outcome, null, 'the refusal waits for what it was refused against');
+  w.runUntil('both answered', () => first.outcome !== null && second.outcome !== null);
+  assert.equal((second.outcome as { code: string }).code, 'NoQuorum', 'not NodeExists: /dup was never committed');
+  w.finish();
+  assert.equal(w.node(l).tree.get('/dup'), undefined);
+});
+
+test('a request refused against a proposal that is never committed is not answered with that refusal (via a follower)', () => {
+  const w = world(31);
+  const l = w.leader()!;
+  const [a, b] = followersOf(w, l) as [number, number];
+  w.runFor(500); // the followers serving
+  w.hold(b, l); // b's acknowledgements never arrive
+  const z0 = w.node(l).store.lastZxid();
+  w.submit(a, create('/dup'));
+  const first = lastOp(w);
+  w.submit(a, clash());
+  const second = lastOp(w);
+  w.runUntil('the leader proposed the first', () => w.node(l).store.lastZxid() > z0);
+  w.hold(a, l); // nor a's, from now on: the first is never committed by this leader
+  w.runFor(100);
+  assert.ok(w.node(a).store.lastZxid() > z0, 'the follower logged the proposal');
+  assert.equal(second.outcome, null, 'the refusal waits at the follower for what it was refused against');
+  w.crash(l);
+  w.runUntil('both answered', () => first.outcome !== null && second.outcome !== null);
+  assert.equal((second.outcome as { code: string }).code, 'NoQuorum', 'not NodeExists: the follower cannot know /dup will be committed');
+  w.release(a, l);
+  w.release(b, l);
+  w.finish();
+});

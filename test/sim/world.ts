@@ -283,18 +283,19 @@ export class World {
     }
   }
 
-  submit(node: ServerId): void {
+  /** A client write to `node`: a create of a fresh path, or `given` (a scripted request on `given.path`). */
+  submit(node: ServerId, given?: WriteRequest & { path: string }): void {
     const n = this.nodes.get(node)!;
     if (!n.up) return;
     const id = ++this.opSeq;
-    const path = `/w${id}`;
+    const path = given?.path ?? `/w${id}`;
     const op: ClientOp = { id, path, node, at: this.now, outcome: null };
     this.ops.push(op);
     const token = n.token();
     n.waiting.set(token, op);
-    const req: WriteRequest = this.rnd(5) === 0
+    const req: WriteRequest = given ?? (this.rnd(5) === 0
       ? { op: 'multi', ops: [{ op: 'create', path, data: new Uint8Array([id & 255]), acl: null, mode: 'persistent', ttlMs: null }, { op: 'create', path: `${path}-b`, data: new Uint8Array(), acl: null, mode: 'persistent', ttlMs: null }] }
-      : { op: 'create', path, data: new Uint8Array([id & 255]), acl: null, mode: 'persistent', ttlMs: null };
+      : { op: 'create', path, data: new Uint8Array([id & 255]), acl: null, mode: 'persistent', ttlMs: null });
     n.replica.submit(req, { sessionId: null, auth: [] }, token, this.now);
     this.pump(n);
   }
@@ -507,6 +508,8 @@ export class World {
     for (const op of this.ops) {
       if (op.outcome?.ok && !tree.get(op.path)) this.fail(`acknowledged ${op.path} (zxid ${op.outcome.zxid.toString(16)}) is lost`);
       if (op.outcome && !op.outcome.ok && op.outcome.code === 'NoQuorum' && tree.get(op.path)) this.fail(`${op.path} was refused with NoQuorum but applied`);
+      // generated creates are of fresh paths: NodeExists means the request was processed twice
+      if (op.outcome && !op.outcome.ok && op.outcome.code === 'NodeExists' && /^\/w\d+$/.test(op.path)) this.fail(`${op.path}, a fresh path, was refused with NodeExists`);
     }
   }
 
