@@ -151,11 +151,12 @@ export class SessionKeeper {
   /** A new session for an expired one, synced with the leader so that it never reads older state than the old one saw. */
   private async renew(): Promise<ZooGateSession | null> {
     for (let attempt = 0; !this.closed; attempt++) {
-      let s: ZooGateSession;
+      let s: ZooGateSession | null = null;
       try {
         s = await this.factory!();
         await s.sync('/');
       } catch (e) {
+        await s?.close().catch(() => {}); // not synced: not one to use
         this.hooks.error?.(e);
         await sleep(backoffMs(attempt, 100, 2000));
         continue;
