@@ -4,14 +4,19 @@
  * listeners; typed configuration with concurrent compare-and-set updates that
  * every watcher follows, only forwards; and the cache converging on the
  * ensemble's state after its node is killed -9 while changes are made (the
- * session moves, the cache resyncs), and after its session expires (a new
+ * session moves, the cache resyncs), also when the node it resumes on can no
+ * longer replay what it missed (its log purged), and after its session expires (a new
  * session, the cache rebuilt), or stopping (`lost`) when the session was the
  * caller's.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ZooGateRest, ZooGateSession } from '../../client/index.ts';
 import { ConfigWatcher, NodeCache, TreeCache, type CacheEvent, type CacheState } from '../../client/recipes/cache.ts';
+import { killHard, spawnServer } from '../support/server-process.ts';
 import { FreezableProxy, RecipeCluster, waitFor } from './coordination-support.ts';
 
 /** The subtree at `root` as the ensemble has it (linearizable), path → text. */
@@ -187,6 +192,41 @@ describe('caches against a 3-process ensemble', { timeout: 90_000 }, () => {
     await assert.rejects(frozenCache.catchUp(), { code: 'SessionExpired' });
     await cache.close();
     await frozenCache.close();
+  });
+
+  test('a session that resumes where the log no longer reaches back: the raw watch misses changes, the cache resyncs and has them all', async () => {
+    // a node of its own that snapshots every 10 transactions and keeps one snapshot: the log is purged behind it
+    const dir = mkdtempSync(join(tmpdir(), 'zoogate-cache-purge-'));
+    const srv = await spawnServer(['--port', '0', '--data-dir', dir, '--tick-ms', '100', '--snapshot-every', '10', '--snapshot-retain', '1']);
+    try {
+      const rest = new ZooGateRest([srv.url]);
+      await rest.create('/w', '');
+      const proxy = await FreezableProxy.start(srv.url);
+      // first through the proxy, then (once it is gone, after a pause) straight to the node: the same session resumes
+      const s = await ZooGateSession.connect([proxy.url, srv.url], { shuffle: false, timeoutMs: 2000, reconnectDelayMs: 1000 });
+      const raw: string[] = [];
+      await s.addWatch('/w', 'persistent_recursive', (e) => raw.push(e.path));
+      const cache = new TreeCache(s, '/w');
+      const { states } = record(cache);
+      await cache.start();
+      const disconnected = new Promise<void>((r) => s.onState((c) => c.state === 'Disconnected' && r()));
+      await proxy.close();
+      await disconnected;
+      const N = 40;
+      for (let i = 0; i < N; i++) await rest.create(`/w/n${i}`, `${i}`);
+      await waitFor('the session to resume', () => s.state === 'Connected', 10_000);
+      await cache.catchUp();
+      assert.equal(cache.children('/w').length, N, 'the cache has every child');
+      assert.deepEqual(view(cache), await subtree(rest, '/w'));
+      assert.ok(states.includes('resynced'));
+      // what the cache did not rely on: the node replays only what its log still holds (see the report to the server's owners)
+      console.log(`# the raw persistent watch was replayed ${raw.length} of ${N} creations`);
+      await cache.close();
+      await s.close();
+    } finally {
+      await killHard(srv);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('failover: the node the cache reads from is killed -9 while changes are made; the session moves and the cache converges', async () => {
