@@ -69,9 +69,33 @@ export function basePath(name: string): string {
   return arg('base') ?? `/examples/${name}-${randomBytes(3).toString('hex')}`;
 }
 
+const codeOf = (e: unknown) => (e instanceof ZooGateError ? e.code : '');
+
 /**
- * Runs an example: `/examples` is made a container (the server removes it
- * once empty), `fn` gets the run's base path; then whatever is left under it
+ * Creates the run's base node (persistent) under `/examples`, a container.
+ * The base exists for the whole run, so `/examples` always has a child while
+ * any example runs and is never removed under one (a create with `parents`
+ * would then make it again, as a persistent node that nobody removes).
+ */
+async function makeBase(base: string): Promise<void> {
+  const zk = rest();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await zk.create(base);
+      return;
+    } catch (e) {
+      if (codeOf(e) === 'NodeExists') return;
+      if (codeOf(e) !== 'NoNode' || attempt >= 10) throw e;
+    }
+    await zk.create('/examples', undefined, { mode: 'container' }).catch((e: unknown) => {
+      if (codeOf(e) !== 'NodeExists') throw e;
+    });
+  }
+}
+
+/**
+ * Runs an example: `fn` gets the run's base path (created under the
+ * container `/examples`, which the server removes once empty); then it
  * is deleted, every session opened with `connect` is closed, and the process
  * exits: 0, or 1 with the error if anything failed. A watchdog ends a run
  * that hangs (exit 2).
@@ -86,9 +110,7 @@ export function main(name: string, fn: (base: string) => Promise<void>, opts: { 
   void (async () => {
     let code = 0;
     try {
-      await rest().create('/examples', undefined, { mode: 'container' }).catch((e: unknown) => {
-        if (!(e instanceof ZooGateError && e.code === 'NodeExists')) throw e;
-      });
+      await makeBase(base);
       await fn(base);
     } catch (e) {
       code = 1;
@@ -96,7 +118,20 @@ export function main(name: string, fn: (base: string) => Promise<void>, opts: { 
     }
     await Promise.all(sessions.map((s) => Promise.race([s.close(), sleep(2000)]).catch(() => {})));
     if (opts.cleanUp !== false) {
-      await rest().delete(base, { recursive: true }).catch(() => {});
+      const zk = rest();
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await zk.delete(base, { recursive: true });
+          break;
+        } catch (e) {
+          if (codeOf(e) === 'NoNode') break;
+          if (attempt === 5) {
+            process.stderr.write(`${name}: could not delete ${base}: ${String(e)}\n`);
+            break;
+          }
+          await sleep(100 * attempt); // a node created meanwhile (NotEmpty), a server moving: again
+        }
+      }
     }
     process.exit(code);
   })();
