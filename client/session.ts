@@ -201,6 +201,7 @@ export class ZooGateSession {
 
   private readonly stateListeners = new Set<(c: StateChange) => void>();
   private readonly eventListeners = new Set<(e: WatchEvent) => void>();
+  private readonly compactedListeners = new Set<(info: { lastZxid: number; node: string }) => void>();
   private readonly errorListeners = new Set<(e: unknown) => void>();
   private readonly endWaiters = new Set<() => void>();
 
@@ -261,6 +262,17 @@ export class ZooGateSession {
   onEvent(fn: (event: WatchEvent) => void): () => void {
     this.eventListeners.add(fn);
     return () => this.eventListeners.delete(fn);
+  }
+
+  /**
+   * After a move, the node could not replay what the persistent watches missed
+   * (its log no longer reaches back to the session's lastZxid): they fire from
+   * now on, and what changed meanwhile must be read. One-shot watches are not
+   * affected.
+   */
+  onCompacted(fn: (info: { lastZxid: number; node: string }) => void): () => void {
+    this.compactedListeners.add(fn);
+    return () => this.compactedListeners.delete(fn);
   }
 
   /** Errors thrown by listeners and watchers (otherwise swallowed). */
@@ -612,6 +624,9 @@ export class ZooGateSession {
         return this.onResponse(msg);
       case 'event':
         return this.onWatchEvent(msg);
+      case 'compacted':
+        for (const f of this.compactedListeners) this.safely(() => f({ lastZxid: msg.lastZxid, node: conn.url }));
+        return;
       case 'state':
         conn.ended = true;
         return this.end(msg.state, this.closing !== null && msg.state === 'Closed' ? 'local' : 'server');

@@ -1491,7 +1491,28 @@ export interface components {
          *     each member) and, for a `response`, by `ok` (`WsResponseOk` or
          *     `WsResponseError`).
          */
-        WsServerMessage: components["schemas"]["WsConnected"] | components["schemas"]["WsResponseOk"] | components["schemas"]["WsResponseError"] | components["schemas"]["WsEvent"] | components["schemas"]["WsState"] | components["schemas"]["WsError"] | components["schemas"]["WsPong"];
+        WsServerMessage: components["schemas"]["WsConnected"] | components["schemas"]["WsResponseOk"] | components["schemas"]["WsResponseError"] | components["schemas"]["WsEvent"] | components["schemas"]["WsState"] | components["schemas"]["WsError"] | components["schemas"]["WsCompacted"] | components["schemas"]["WsPong"];
+        /**
+         * @description Sent right after a resume's `connected` when the session re-registered
+         *     persistent watches and this server no longer holds every transaction after
+         *     the connect's `lastZxid` (its log was purged behind a snapshot, or more than
+         *     200,000 transactions have passed): the changes they missed cannot be
+         *     replayed, and none are (a partial replay would be a silent gap). The socket
+         *     and the session go on; the persistent watches stay registered and fire from
+         *     now on. Read the current state to catch up (as after SSE's `Compacted`).
+         *     One-shot watches are unaffected: they fire by comparing the current state.
+         */
+        WsCompacted: {
+            /** @constant */
+            type: "compacted";
+            /**
+             * Format: int64
+             * @description The `lastZxid` of the connect, after which events were missed.
+             */
+            lastZxid: number;
+            /** @description For people; do not parse it. */
+            message: string;
+        };
         /** @description The answer to `connect`. */
         WsConnected: {
             /** @constant */

@@ -2,14 +2,12 @@ import { ZkError } from '../../core/errors.ts';
 import type { Zxid } from '../../core/ids.ts';
 import { isAtOrUnder, validatePath } from '../../core/paths.ts';
 import { eventsOfTxn, type WatchEvent } from '../../core/tree/txn-events.ts';
-import { isSuccessor } from '../../storage/restore.ts';
+import { missedTxns } from '../replay.ts';
 import type { Exchange } from '../exchange.ts';
 import { mayListParent } from '../watch-hub.ts';
 import { boolParam, checkQuery } from '../http-util.ts';
 
 const KEEPALIVE_MS = 15_000;
-/** A resume further back than this many transactions is answered Compacted rather than replayed. */
-const MAX_REPLAY_TXNS = 200_000;
 
 /**
  * GET /watch/{path}: Server-Sent Events for curl and browsers. Without
@@ -80,25 +78,13 @@ export async function watchSse(x: Exchange, path: string): Promise<void> {
 
   // Replay what the client missed, from the log, up to what this node has applied.
   if (after !== null && after < node.lastZxid) {
-    const first = node.store.firstZxid();
-    const compacted = first === null ? node.store.lastZxid() > after : first > after && !isSuccessor(after, first);
-    if (compacted) {
-      end('Compacted', `events after zxid ${after} are no longer held here; read the current state and watch anew`);
+    const upTo = node.lastZxid;
+    const missed = missedTxns(node.store, after, upTo);
+    if (!Array.isArray(missed)) {
+      end('Compacted', `${missed.compacted}; read the current state and watch anew`);
       return;
     }
-    const upTo = node.lastZxid;
-    let replayed = 0;
-    for (let from = after; from < upTo;) {
-      const batch = node.store.readAfter(from, 5000).filter((t) => t.zxid <= upTo);
-      if (batch.length === 0) break;
-      replayed += batch.length;
-      if (replayed > MAX_REPLAY_TXNS) {
-        end('Compacted', `more than ${MAX_REPLAY_TXNS} transactions since zxid ${after}; read the current state and watch anew`);
-        return;
-      }
-      for (const t of batch) write(eventsOfTxn(t));
-      from = batch[batch.length - 1]!.zxid;
-    }
+    for (const t of missed) write(eventsOfTxn(t));
     seenUpTo = upTo;
   }
 

@@ -16,6 +16,7 @@ import { buildCreate, type Caller, checkVersion, exists, getAcl, getChildren, ge
 import { decodeJsonData, parseAclJson, parseMulti } from '../parse.ts';
 import { presentAcl, presentMultiResult } from '../present.ts';
 import type { ServerNode, WriteOutcome } from '../server-node.ts';
+import { missedTxns } from '../replay.ts';
 import type { SessionChannel, WatchHub } from '../watch-hub.ts';
 import type { WsEventJson, WsServerMessage } from '../schema.ts';
 
@@ -230,23 +231,16 @@ export class WsConnection implements SessionChannel {
     this.hub.attach(this);
     this.send({ type: 'connected', sessionId, timeoutMs, serverId: this.cfg.serverId, zxid: this.node.lastZxid });
     if (regs.length > 0) {
-      const missed = regs.some((r) => r.kind === 'persistent' || r.kind === 'persistent_recursive') ? this.missedEvents(lastZxid) : [];
+      let missed: WatchEvent[] = [];
+      if (regs.some((r) => r.kind === 'persistent' || r.kind === 'persistent_recursive')) {
+        const txns = missedTxns(this.node.store, lastZxid, this.node.lastZxid);
+        // A partial replay would be a silent gap: say so instead; the persistent watches fire from now on.
+        if (Array.isArray(txns)) missed = txns.flatMap((t) => eventsOfTxn(t));
+        else this.send({ type: 'compacted', lastZxid, message: `${txns.compacted}: persistent watches missed changes; read the current state` });
+      }
       for (const ev of this.hub.watches.resume(sessionId, lastZxid, regs, this.node.tree, missed)) this.sendEvent(ev);
     }
     this.startHeartbeat();
-  }
-
-  /** Changes applied after `lastZxid`, from the log (the history of events). */
-  private missedEvents(lastZxid: Zxid): WatchEvent[] {
-    const out: WatchEvent[] = [];
-    const upTo = this.node.lastZxid;
-    for (let after = lastZxid; after < upTo;) {
-      const batch = this.node.store.readAfter(after, 10_000);
-      if (batch.length === 0) break;
-      for (const t of batch) if (t.zxid <= upTo) out.push(...eventsOfTxn(t));
-      after = batch[batch.length - 1]!.zxid;
-    }
-    return out;
   }
 
   // ---- requests ----

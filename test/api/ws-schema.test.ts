@@ -508,6 +508,36 @@ test('SSE: a resume the log no longer covers is one `event: error` with code Com
   seenSse.add('error Compacted');
 });
 
+test('WebSocket: a resume with persistent watches that the log no longer covers gets `compacted`, no partial replay, and live events after', async () => {
+  const own = await start();
+  const url = `http://127.0.0.1:${own.port}`;
+  const sock = async (hello: Omit<Schemas['WsConnect'], 'type'>) => {
+    const c = new ValidatingClient(url);
+    await new Promise<void>((resolve, reject) => { c.ws.once('open', () => resolve()); c.ws.once('error', reject); });
+    const reply = c.next((m) => m.type === 'connected' || m.type === 'error' || m.type === 'state');
+    c.send({ type: 'connect', ...hello });
+    const m = (await reply) as Schemas['WsServerMessage'];
+    assert.equal(m.type, 'connected', JSON.stringify(m));
+    return { c, m: m as Schemas['WsConnected'] };
+  };
+  const { c: a, m: hello } = await sock({});
+  await fetch(`${url}/znodes/pc`, { method: 'POST' });
+  const seen = own.node.lastZxid;
+  a.close();
+  for (let i = 0; i < 5; i++) await fetch(`${url}/znodes/pc/n${i}`, { method: 'POST' }); // missed
+  await own.node.startSnapshot(); // and purged behind the snapshot
+  await fetch(`${url}/znodes/pc/after-snapshot`, { method: 'POST' }); // still in the log: must not be replayed alone
+  const { c: b } = await sock({ sessionId: hello.sessionId, lastZxid: seen, watches: [{ path: '/pc', kind: 'persistent_recursive' }] });
+  const notice = (await b.waitFor((m) => m.type === 'compacted')) as Schemas['WsCompacted'];
+  assert.equal(notice.lastZxid, seen);
+  await fetch(`${url}/znodes/pc/live`, { method: 'POST' });
+  const events = await b.waitEvents(1);
+  await ok(b, 'exists', { path: '/pc' }); // a response after: every event before it has arrived
+  assert.deepEqual(b.events().map((e) => `${(e as Schemas['WsEvent']).event} ${(e as Schemas['WsEvent']).path}`), ['NodeCreated /pc/live'], JSON.stringify(events));
+  b.check();
+  b.close();
+});
+
 test('the schemas reject drift (so passing above means something)', () => {
   const stat = { czxid: 1, mzxid: 1, pzxid: 1, ctime: 0, mtime: 0, version: 0, cversion: 0, aversion: 0, ephemeralOwner: null, dataLength: 0, numChildren: 0 };
   validateWsMessage('server', { type: 'response', id: 1, zxid: 5, ok: true, result: { path: '/a', stat } });
@@ -542,7 +572,7 @@ test('every client message kind and op was sent, every server message kind and S
   const wantClient = ['connect', 'ping', 'close', ...ops.map((o) => `request ${o}`)];
   assert.deepEqual(wantClient.filter((k) => !seenClient.has(k)), [], 'client messages never sent');
   const wantServer = [
-    'connected', 'pong', 'response ok', 'response error', 'state Closed', 'state Expired', 'error BadArguments', 'error StaleServer',
+    'connected', 'compacted', 'pong', 'response ok', 'response error', 'state Closed', 'state Expired', 'error BadArguments', 'error StaleServer',
     'event NodeCreated', 'event NodeDeleted', 'event NodeDataChanged', 'event NodeChildrenChanged',
   ];
   assert.deepEqual(wantServer.filter((k) => !seenServer.has(k)), [], 'server messages never received');
