@@ -160,7 +160,7 @@ test('a request refused against a proposal that is never committed is not answer
   w.runFor(50);
   assert.equal(second.outcome, null, 'the refusal waits for what it was refused against');
   w.runUntil('both answered', () => first.outcome !== null && second.outcome !== null);
-  assert.equal((second.outcome as { code: string }).code, 'NoQuorum', 'not NodeExists: /dup was never committed');
+  assert.equal((second.outcome as unknown as { code: string }).code, 'NoQuorum', 'not NodeExists: /dup was never committed');
   w.finish();
   assert.equal(w.node(l).tree.get('/dup'), undefined);
 });
@@ -183,7 +183,7 @@ test('a request refused against a proposal that is never committed is not answer
   assert.equal(second.outcome, null, 'the refusal waits at the follower for what it was refused against');
   w.crash(l);
   w.runUntil('both answered', () => first.outcome !== null && second.outcome !== null);
-  assert.equal((second.outcome as { code: string }).code, 'NoQuorum', 'not NodeExists: the follower cannot know /dup will be committed');
+  assert.equal((second.outcome as unknown as { code: string }).code, 'NoQuorum', 'not NodeExists: the follower cannot know /dup will be committed');
   w.release(a, l);
   w.release(b, l);
   w.finish();
