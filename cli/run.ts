@@ -15,10 +15,14 @@ import { watch } from './commands/watch.ts';
 import { members } from './commands/ensemble.ts';
 import { multi } from './commands/multi.ts';
 import { digest } from './commands/digest.ts';
+import { lock } from './commands/lock.ts';
+import { elect } from './commands/elect.ts';
+import { queue } from './commands/queue.ts';
+import { services } from './commands/services.ts';
 
 /** Each spec's implementation, by the spec's name (a test checks that every spec has one). */
 export const RUNNERS: Readonly<Record<string, CommandRun>> = {
-  get, set, create, ls, stat, rm, sync, getacl, setacl, watch, tree, members, multi, digest,
+  get, set, create, ls, stat, rm, sync, getacl, setacl, watch, tree, members, multi, digest, lock, elect, queue, services,
   help: async ({ args }) => {
     const c = args[0] === undefined ? undefined : findCommand(args[0]);
     if (args[0] !== undefined && c === undefined) throw new UsageError(`no command ${JSON.stringify(args[0])}`);

@@ -18,8 +18,8 @@ export interface CommandSpec {
   readonly details: string;
   readonly options: readonly OptionSpec[];
   readonly examples: readonly string[];
-  /** Takes `-- COMMAND...` (lock, elect). */
-  readonly runsCommand?: boolean;
+  /** Takes `-- COMMAND...`: lock must have one, elect may. */
+  readonly runsCommand?: 'required' | 'optional';
   /** Its --timeout bounds a wait (for a lock, for an item), not each request. */
   readonly timeoutIsWait?: boolean;
 }
@@ -169,6 +169,61 @@ On failure nothing is applied; the exit code is the failing op's, and --json pri
     ],
   },
   {
+    name: 'lock', group: 'recipes', args: 'PATH', runsCommand: 'required', timeoutIsWait: true,
+    summary: 'run a command while holding a fair lock',
+    details: `Queues for the lock at PATH (ZooKeeper's lock recipe: an ephemeral sequential node per contender, holding HOSTNAME:PID, served in arrival order), runs COMMAND once it holds it, releases it when COMMAND exits, and exits with COMMAND's exit code (128+N if a signal N ended it; 127 if it cannot be found, 126 if it cannot be run).
+While it waits, stderr shows "waiting for lock PATH (N ahead)", again each time N goes down, then "holding lock PATH (NODE, fencing token T); running COMMAND". --timeout S gives up after S seconds (0: take the lock only if it is free now), exit 6 with OperationTimeout; without it, it waits as long as it takes. Ctrl-C or SIGTERM while waiting leaves the queue (exit 130/143); while COMMAND runs, the signal is passed on to it.
+COMMAND runs with ZOOGATE_LOCK_NODE (the lock node) and ZOOGATE_FENCING_TOKEN (its czxid, larger for every later holder: pass it to what the lock protects so it can refuse a stale holder). If the session expires while COMMAND runs (this process was cut off or paused for longer than --session-timeout), the lock is lost and the next contender gets it: COMMAND gets SIGTERM and zoogate exits 6.`,
+    options: [
+      { name: 'timeout', value: 'S', help: 'give up waiting for the lock after S seconds (0: do not wait); exit 6' },
+      SESSION_TIMEOUT,
+    ],
+    examples: [
+      'zoogate lock /locks/deploy -- ./deploy.sh prod',
+      'zoogate lock /locks/backup --timeout 30 -- pg_dump -f backup.sql app',
+      'zoogate lock /locks/cron --timeout 0 -- ./nightly.sh   # skip if another run holds it',
+    ],
+  },
+  {
+    name: 'elect', group: 'recipes', args: 'PATH', runsCommand: 'optional', summary: 'campaign for leadership; run a command while leader',
+    details: `Joins the election at PATH (Curator's LeaderLatch: the lowest ephemeral sequential node leads; each candidate's node holds its id). Prints "leader", or "follower: leader is ID", and again whenever that changes. A leader that is killed leads until its session expires (--session-timeout); then the next candidate takes over.
+Without COMMAND it campaigns until Ctrl-C or SIGTERM (exit 0; its candidacy goes with it); if its session expires it exits 6. With COMMAND, it waits to lead (Ctrl-C meanwhile: exit 130), runs COMMAND, steps down when COMMAND exits and exits with its code; the status lines then go to stderr (stdout is COMMAND's). If leadership is lost while COMMAND runs, COMMAND gets SIGTERM and zoogate exits 6 (the session expired) or 2 (someone deleted this candidate's node).
+COMMAND runs with ZOOGATE_LEADER_NODE and ZOOGATE_LEADER_ID. --json prints {"path","id","role","leader"} lines instead.`,
+    options: [
+      { name: 'id', value: 'NAME', help: "this candidate's id, shown to the others (default: HOSTNAME-PID)" },
+      SESSION_TIMEOUT,
+    ],
+    examples: ['zoogate elect /election/scheduler --id "$(hostname)"', 'zoogate elect /election/scheduler -- ./run-scheduler'],
+  },
+  {
+    name: 'queue', group: 'recipes', args: 'put|take|peek|size PATH [DATA|-]', timeoutIsWait: true, summary: 'a distributed FIFO queue',
+    details: `put PATH DATA: appends an item (DATA, or stdin with -) and prints its node. take PATH: removes the head item and prints its data raw (as get); if the queue is empty it says on stderr that it waits, and waits for an item, at most --timeout S (0: do not wait), then exits 2 (NoNode); Ctrl-C meanwhile exits 130. Each item is taken by exactly one consumer, however many compete. peek PATH: prints the head item without taking it (exit 2 if empty). size PATH: the number of items.
+--json: put {"path"}, take and peek {"path","data","encoding"}, size {"path","size"}.`,
+    options: [{ name: 'timeout', value: 'S', help: 'take: wait at most S seconds for an item (0: do not wait)' }],
+    examples: ['zoogate queue put /queues/jobs \'{"id":42}\'', 'zoogate queue take /queues/jobs --timeout 30', 'zoogate queue size /queues/jobs'],
+  },
+  {
+    name: 'services', group: 'recipes', args: 'register NAME HOST:PORT | list [NAME] | pick NAME', summary: 'service discovery: register, list, pick instances',
+    details: `register NAME HOST:PORT: registers an instance of service NAME (an ephemeral node BASE/NAME/ID holding {"name","id","address","port","metadata","registeredAt"}), prints its node and holds it until Ctrl-C (then removes it, exit 0); if the session expires it registers again in a new one.
+list: the services; list NAME: a table of its instances. pick NAME: prints HOST:PORT of one instance chosen by --strategy (round-robin from a random start, random, or least-loaded: the lowest number in metadata --field, default load); exit 2 if there is none. --count N picks N times.
+--id, --meta and --session-timeout are register's; --strategy, --field and --count pick's.
+--json: register and pick print the instance object, list NAME the list of instances, list {"path","services"}.`,
+    options: [
+      { name: 'id', value: 'ID', help: 'register: the instance id (default: a UUID)' },
+      { name: 'meta', value: 'KEY=VALUE', repeat: true, help: 'register: metadata (VALUE as JSON when it parses: load=0.3 is a number)' },
+      { name: 'strategy', value: 'S', help: 'pick: round-robin (default), random or least-loaded' },
+      { name: 'field', value: 'F', help: 'pick --strategy least-loaded: the metadata field (default load)' },
+      { name: 'count', short: 'n', value: 'N', help: 'pick: N instances, one per line' },
+      { name: 'base', value: 'PATH', help: 'where services live (default /services)' },
+      { ...SESSION_TIMEOUT, help: `register: ${SESSION_TIMEOUT.help}` },
+    ],
+    examples: [
+      'zoogate services register web 10.0.0.5:8080 --meta load=0.2 --meta zone=eu-1',
+      'zoogate services list web',
+      'curl "http://$(zoogate services pick web --strategy least-loaded)/health"',
+    ],
+  },
+  {
     name: 'digest', group: 'other', args: 'USER:PASSWORD', summary: "print ZooKeeper's digest id for an ACL (local)",
     details: `Prints USER:base64(sha1(USER:PASSWORD)), the id of a digest ACL entry (ZooKeeper's DigestAuthenticationProvider), without contacting a server.
 --json prints {"user","id"}.`,
@@ -220,11 +275,12 @@ function optionLines(opts: readonly OptionSpec[]): string[] {
 /** `zoogate COMMAND --help`. */
 export function commandHelp(c: CommandSpec): string {
   const usageOpts = c.options.map((o) => `[${o.short ? `-${o.short}|` : ''}--${o.name}${o.value ? ` ${o.value}` : ''}]`).join(' ');
-  const out = [`usage: zoogate ${c.name}${c.args ? ` ${c.args}` : ''}${usageOpts ? ` ${usageOpts}` : ''}${c.runsCommand ? ' [-- COMMAND...]' : ''}`, ''];
+  const out = [`usage: zoogate ${c.name}${c.args ? ` ${c.args}` : ''}${usageOpts ? ` ${usageOpts}` : ''}${c.runsCommand === 'required' ? ' -- COMMAND...' : c.runsCommand === 'optional' ? ' [-- COMMAND...]' : ''}`, ''];
   if (c.aliases?.length) out.push(`also: ${c.aliases.map((a) => `zoogate ${a}`).join(', ')}`, '');
   out.push(...c.details.split('\n'), '');
   if (c.options.length > 0) out.push('options:', ...optionLines(c.options), '');
-  out.push('client options:', ...optionLines(GLOBAL_OPTIONS), '');
+  // a command's own --timeout (how long lock and queue take wait) stands in for the global one
+  out.push('client options:', ...optionLines(GLOBAL_OPTIONS.filter((g) => !c.options.some((o) => o.name === g.name))), '');
   out.push('examples:', ...c.examples.map((e) => `  ${e}`), '');
   out.push('exit codes: 0 ok, 1 usage, 2 NoNode, 3 NodeExists, 4 BadVersion, 5 NoAuth/AuthFailed, 6 unreachable/no quorum/timeout, 7 other (docs/cli.md)');
   return out.join('\n') + '\n';

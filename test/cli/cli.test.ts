@@ -7,12 +7,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { hostname } from 'node:os';
 import { ZooGateRest, type Stat } from '../../client/index.ts';
 import { EXIT } from '../../cli/errors.ts';
 import { RUNNERS } from '../../cli/run.ts';
-import { commandHelp, COMMANDS, findCommand } from '../../cli/specs.ts';
+import { commandHelp, COMMANDS, findCommand, GLOBAL_OPTIONS } from '../../cli/specs.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
 import { until } from '../support/process-cluster.ts';
 import { jsonError, ROOT, zg, ZgProcess } from './support.ts';
@@ -32,7 +33,8 @@ function deadPort(): Promise<number> {
   });
 }
 
-describe('zoogate CLI against a standalone server', { concurrency: 4, timeout: 60_000 }, () => {
+// the timeout is a backstop for a hung child; on a busy machine (2 cores shared) the suite takes up to a minute
+describe('zoogate CLI against a standalone server', { concurrency: 4, timeout: 150_000 }, () => {
   let server: TestServer;
   let rest: ZooGateRest;
   /** `zoogate ARGS --server URL`. */
@@ -145,6 +147,9 @@ describe('zoogate CLI against a standalone server', { concurrency: 4, timeout: 6
       [['nosuch'], /^zoogate: unknown command "nosuch" \(see 'zoogate help'\)$/],
       [['get', '/a', '--user', 'alice'], /^zoogate: get: --user needs --password/],
       [['multi', '-'], /^zoogate: multi: the ops are not valid JSON/],
+      [['lock', '/l'], /^zoogate: lock: missing -- COMMAND to run while holding the lock \(see 'zoogate lock --help'\)$/],
+      [['queue', 'pop', '/q'], /^zoogate: queue: want put, take, peek or size, not "pop"/],
+      [['services', 'pick', 'web', '--meta', 'a=1'], /^zoogate: services: --meta is for register, not pick/],
     ];
     await Promise.all(cases.map(async ([args, line]) => {
       const r = await z(args, { input: 'not json' });
@@ -235,7 +240,9 @@ describe('zoogate CLI against a standalone server', { concurrency: 4, timeout: 6
     assert.equal(s.code, 0, s.out);
     assert.match(s.out, /\rreading \/cli-big: \d+ znodes…/);
     assert.match(s.out, /\r\x1b\[K/, 'the progress line is cleared at the end');
-    assert.match(readFileSync(out, 'utf8'), /\n251 znodes\n$/);
+    const written = readFileSync(out, 'utf8');
+    rmSync(out, { force: true });
+    assert.match(written, /\n251 znodes\n$/);
   });
 
   test('rm: --version, -R takes the subtree; prints nothing', async () => {
@@ -312,9 +319,9 @@ describe('zoogate CLI against a standalone server', { concurrency: 4, timeout: 6
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'create /cli-multi\ncreate /cli-multi/s-0000000000\nset /cli-multi version 1\ncheck /cli-multi\ndelete /cli-multi/s-0000000000\n');
     const file = `/tmp/zoogate-cli-multi-${process.pid}.json`;
-    const { writeFileSync } = await import('node:fs');
     writeFileSync(file, JSON.stringify({ ops: [{ op: 'set', path: '/cli-multi', data: 'c', version: 1 }] }));
     r = await z(['multi', file, '--json']);
+    rmSync(file, { force: true });
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout);
     assert.deepEqual(Object.keys(j), ['zxid', 'results']);
@@ -404,6 +411,40 @@ describe('zoogate CLI against a standalone server', { concurrency: 4, timeout: 6
     assert.ok(events.every((e) => Number.isSafeInteger(e.zxid)));
   });
 
+  test('lock: COMMAND sees its lock node; Ctrl-C goes to COMMAND, whose code is the answer; --timeout 0 only takes a free lock; 127 for a COMMAND not found. elect --json; Ctrl-C stops a waiting queue take with 130', async (t) => {
+    const p = new ZgProcess(['lock', '/cli-lock', '--server', server.url, '--',
+      'sh', '-c', 'trap \'echo "got INT"; exit 42\' INT; echo "$ZOOGATE_LOCK_NODE"; i=0; while [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done']);
+    const e = new ZgProcess(['elect', '/cli-elect', '--id', 'solo', '--json', '--server', server.url]);
+    const take = new ZgProcess(['queue', 'take', '/cli-queue', '--server', server.url]);
+    t.after(() => [p, e, take].forEach((x) => x.killGroup()));
+    const [node] = await p.waitLines(1);
+    assert.match(node!, /^\/cli-lock\/_c_[0-9a-f-]{36}-lock-\d{10}$/);
+    assert.equal((await rest.get(node!, { as: 'utf8' })).data, `${hostname()}:${p.proc.pid}`, 'the lock node says who holds it');
+    const [busy, missing] = await Promise.all([
+      // (z() would put --server after the --, into COMMAND)
+      zg(['lock', '/cli-lock', '--timeout', '0', '--server', server.url, '--', 'sh', '-c', 'echo ran']),
+      zg(['lock', '/cli-lock-2', '--timeout', '0', '--server', server.url, '--', '/nonexistent/command']),
+    ]);
+    assert.deepEqual([busy.code, busy.stdout], [6, ''], busy.stderr);
+    assert.equal(busy.stderr, 'zoogate: OperationTimeout: lock /cli-lock not acquired within 0 s\n');
+    assert.equal(missing.code, 127, missing.stderr);
+    assert.match(missing.stderr, /zoogate: cannot run \/nonexistent\/command: ENOENT\n$/);
+    p.signal('SIGINT');
+    const r = await p.exited;
+    assert.deepEqual([r.code, r.stdout], [42, `${node}\ngot INT\n`], r.stderr);
+    assert.equal(await rest.exists(node!), null, 'released');
+
+    assert.deepEqual((await e.waitLines(1)).map((l) => JSON.parse(l)), [{ path: '/cli-elect', id: 'solo', role: 'leader', leader: 'solo' }]);
+    e.signal('SIGTERM');
+    const er = await e.exited;
+    assert.deepEqual([er.code, er.stderr], [0, '']);
+
+    await take.waitStderr('zoogate: waiting for an item in /cli-queue\n');
+    take.signal('SIGINT');
+    const tr = await take.exited;
+    assert.deepEqual([tr.code, tr.stdout], [130, ''], tr.stderr);
+  });
+
   test('get --watch prints the value, then the next one; a delete instead exits 2', async () => {
     await rest.create('/cli-getw', 'one');
     const p = new ZgProcess(['get', '/cli-getw', '--watch', '--server', server.url]);
@@ -451,6 +492,13 @@ describe('zoogate CLI against a standalone server', { concurrency: 4, timeout: 6
     const viaHelp = await zg(['help', 'get']);
     assert.equal(viaHelp.stdout, commandHelp(findCommand('get')!));
     assert.match(viaHelp.stdout, /^usage: zoogate get PATH \[-s\|--stat\] \[-w\|--watch\]\n/);
+    // a command's own --timeout (what lock waits for) replaces the global one in its help
+    const lockHelp = commandHelp(findCommand('lock')!);
+    assert.match(lockHelp, /^usage: zoogate lock PATH \[--timeout S\] \[--session-timeout S\] -- COMMAND\.\.\.\n/);
+    assert.match(lockHelp, /\noptions:\n +--timeout S +give up waiting for the lock/);
+    assert.doesNotMatch(lockHelp.slice(lockHelp.indexOf('\nclient options:'), lockHelp.indexOf('\nexamples:')), /--timeout/);
+    assert.match(commandHelp(findCommand('get')!), /--timeout S +how long to keep trying to reach the ensemble/);
+    assert.match(commandHelp(findCommand('elect')!), /^usage: zoogate elect PATH \[--id NAME\] \[--session-timeout S\] \[-- COMMAND\.\.\.\]\n/);
     for (const c of COMMANDS) {
       const h = commandHelp(c);
       assert.ok(h.startsWith(`usage: zoogate ${c.name}`), h);
@@ -469,5 +517,20 @@ describe('zoogate CLI against a standalone server', { concurrency: 4, timeout: 6
     const table = [...doc.matchAll(/^\| (\d+) \| ([^|]+) \|/gm)].map((m) => Number(m[1]));
     const codes = [...new Set(Object.values(EXIT))].sort((a, b) => a - b);
     assert.deepEqual(table, codes);
+  });
+
+  test('docs/cli.md names every option of a command in that command\'s section, and every global option', () => {
+    const doc = readFileSync(new URL('../../docs/cli.md', import.meta.url), 'utf8');
+    for (const c of COMMANDS) {
+      const start = doc.search(new RegExp(`\\n### \`${c.name}[ \`]`));
+      const rest = doc.slice(start + 1);
+      const end = rest.search(/\n##/);
+      const section = end < 0 ? rest : rest.slice(0, end);
+      for (const o of c.options) assert.ok(section.includes(`--${o.name}`), `docs/cli.md's ${c.name} section names --${o.name}`);
+      // the usage line of the heading: `lock` must have its COMMAND, `elect` may
+      if (c.runsCommand) assert.ok(section.split('\n')[0]!.includes(c.runsCommand === 'required' ? ' -- COMMAND...`' : '[-- COMMAND...]`'), section.split('\n')[0]);
+    }
+    const connecting = doc.slice(doc.indexOf('\n## Connecting'), doc.indexOf('\n## Output'));
+    for (const o of GLOBAL_OPTIONS) if (o.name !== 'help') assert.ok(connecting.includes(`--${o.name}`), `docs/cli.md's Connecting names --${o.name}`);
   });
 });

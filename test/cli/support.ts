@@ -47,13 +47,15 @@ export class ZgProcess {
   readonly exited: Promise<Result>;
 
   constructor(args: readonly string[], opts: RunOptions = {}) {
-    this.proc = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: childEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
+    // a process group of its own, so that killGroup() also reaches the COMMAND a lock or elect runs
+    // (left behind, it would hold the stdout pipe open, and this process with it)
+    this.proc = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: childEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     this.proc.stdout!.on('data', (d: Buffer) => this.outChunks.push(d));
     this.proc.stderr!.setEncoding('utf8');
     this.proc.stderr!.on('data', (d: string) => (this.stderr += d));
     if (opts.input !== undefined) this.proc.stdin!.end(opts.input);
     else this.proc.stdin!.end();
-    const timer = opts.killAfterMs === undefined ? null : setTimeout(() => this.proc.kill('SIGKILL'), opts.killAfterMs);
+    const timer = opts.killAfterMs === undefined ? null : setTimeout(() => this.killGroup(), opts.killAfterMs);
     this.exited = new Promise((resolve) => {
       this.proc.on('close', (code, signal) => {
         if (timer) clearTimeout(timer);
@@ -92,8 +94,28 @@ export class ZgProcess {
     }, timeoutMs, 20);
   }
 
+  /** Waits until stderr matches `re`; resolves with the match. */
+  async waitStderrMatch(re: RegExp, timeoutMs = 10_000): Promise<RegExpExecArray> {
+    return until(`stderr to match ${re} (so far: ${JSON.stringify(this.stderr)})`, async () => {
+      const m = re.exec(this.stderr);
+      if (m !== null) return m;
+      if (this.proc.exitCode !== null) throw new Error(`zoogate exited ${this.proc.exitCode}: ${this.stderr}`);
+      return null;
+    }, timeoutMs, 20);
+  }
+
+  /** Sends `sig` to zoogate alone (as `kill PID` would; a COMMAND it runs hears of it from zoogate). */
   signal(sig: NodeJS.Signals = 'SIGINT'): void {
     this.proc.kill(sig);
+  }
+
+  /** SIGKILL to zoogate and everything it started (clean-up after a test, passed or not). */
+  killGroup(): void {
+    try {
+      if (this.proc.pid !== undefined) process.kill(-this.proc.pid, 'SIGKILL');
+    } catch {
+      // the group is gone already
+    }
   }
 }
 
