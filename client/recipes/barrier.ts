@@ -41,6 +41,7 @@ import { randomUUID } from 'node:crypto';
 import { ZooGateError } from '../errors.ts';
 import type { ZooGateSession } from '../session.ts';
 import {
+  awaitChangeOf,
   awaitWatch, backoffMs, checkBasePath, createInContainer, deleteOwned, deleteQuietly, errorCode, expired, join, outcomeUnknown, retryable,
   sleep, untilOf, type WaitOptions,
 } from './lock-internals.ts';
@@ -189,15 +190,7 @@ export class DoubleBarrier {
         waitFor = members[0]!; // everyone else waits for the lowest
       }
       if (expired(until)) return false;
-      const fired = await awaitWatch(this.session, async (fire) => {
-        try {
-          await this.session.get(join(this.path, waitFor), { watch: fire });
-          return true;
-        } catch (e) {
-          if (errorCode(e) === 'NoNode') return false;
-          throw e;
-        }
-      }, until);
+      const fired = await awaitChangeOf(this.session, join(this.path, waitFor), until);
       if (!fired) return false;
     }
   }

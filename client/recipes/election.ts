@@ -38,7 +38,7 @@
 import { ZooGateError } from '../errors.ts';
 import type { ZooGateSession } from '../session.ts';
 import {
-  awaitWatch, backoffMs, checkBasePath, createProtected, deleteOwned, errorCode, join, Listeners, nameOf, sessionEnded, sessionEndedError, sleep,
+  awaitChangeOf, backoffMs, checkBasePath, createProtected, deleteOwned, errorCode, join, Listeners, nameOf, sessionEnded, sessionEndedError, sleep,
   sortedBySequence, untilOf, waitUntil, type WaitOptions,
 } from './lock-internals.ts';
 
@@ -287,15 +287,7 @@ export class LeaderLatch {
           this.setLeader(false);
           checked();
           const ahead = join(this.path, sorted[i - 1]!);
-          await awaitWatch(this.session, async (fire) => {
-            try {
-              await this.session.get(ahead, { watch: fire });
-              return true;
-            } catch (e) {
-              if (errorCode(e) === 'NoNode') return false;
-              throw e;
-            }
-          }, until);
+          await awaitChangeOf(this.session, ahead, until);
         }
         failures = 0;
       } catch (e) {

@@ -273,6 +273,25 @@ export async function awaitWatch(session: ZooGateSession, arm: (fire: Watcher) =
 }
 
 /**
+ * Waits for the node at `path` to change or go (a data watch, getData as
+ * Curator does, rather than an exists watch: on a node already gone it leaves
+ * nothing behind, where exists would leave a watch for a NodeCreated that
+ * never comes). True when it fired or the node was gone already; false when
+ * the deadline passed.
+ */
+export function awaitChangeOf(session: ZooGateSession, path: string, until: Until): Promise<boolean> {
+  return awaitWatch(session, async (fire) => {
+    try {
+      await session.get(path, { watch: fire });
+      return true;
+    } catch (e) {
+      if (errorCode(e) === 'NoNode') return false;
+      throw e;
+    }
+  }, until);
+}
+
+/**
  * Waits for `event` unless the deadline passes (false), the signal aborts
  * (rejects with its reason) or the session ends (rejects with
  * SessionExpired / SessionClosed).

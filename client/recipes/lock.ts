@@ -55,6 +55,7 @@ import { ZooGateError } from '../errors.ts';
 import type { ZooGateSession } from '../session.ts';
 import type { DataInput } from '../types.ts';
 import {
+  awaitChangeOf,
   awaitWatch, backoffMs, checkAbort, checkBasePath, createInContainer, createProtected, deleteOwned, deleteQuietly, errorCode, expired, join,
   Listeners, nameOf, outcomeUnknown, retryable, sessionEnded, sessionEndedError, sleep, sortedBySequence, unprotected, untilOf, waitUntil,
   watchSessionLoss, type Until, type WaitOptions,
@@ -138,25 +139,9 @@ class Holding {
   }
 }
 
-/**
- * A contender in a queue of sequential nodes under `path` (the common part
- * of Mutex and the two sides of ReadWriteLock; Curator's LockInternals).
- */
-class SequentialLock implements Lock {
-  readonly path: string;
-  private readonly holding = new Holding();
-  private acquiring = false;
-
-  protected constructor(
-    readonly session: ZooGateSession,
-    path: string,
-    private readonly lockName: string,
-    private readonly queueNames: readonly string[],
-    private readonly driver: Driver,
-    private readonly data: DataInput | undefined,
-  ) {
-    this.path = checkBasePath(path);
-  }
+/** What every lock shows of its holding: the node, the fencing token, the loss signal. */
+abstract class HeldLock {
+  protected readonly holding = new Holding();
 
   get isHeld(): boolean {
     return this.holding.node !== null;
@@ -172,6 +157,27 @@ class SequentialLock implements Lock {
   }
   onLost(fn: (reason: ZooGateError) => void): () => void {
     return this.holding.onLost(fn);
+  }
+}
+
+/**
+ * A contender in a queue of sequential nodes under `path` (the common part
+ * of Mutex and the two sides of ReadWriteLock; Curator's LockInternals).
+ */
+class SequentialLock extends HeldLock implements Lock {
+  readonly path: string;
+  private acquiring = false;
+
+  protected constructor(
+    readonly session: ZooGateSession,
+    path: string,
+    private readonly lockName: string,
+    private readonly queueNames: readonly string[],
+    private readonly driver: Driver,
+    private readonly data: DataInput | undefined,
+  ) {
+    super();
+    this.path = checkBasePath(path);
   }
 
   async acquire(opts: WaitOptions = {}): Promise<boolean> {
@@ -212,17 +218,7 @@ class SequentialLock implements Lock {
       const blocker = this.driver(sorted, i);
       if (blocker === null) return true;
       if (expired(until)) return false;
-      // a data watch (getData, as Curator does) rather than an exists watch: on a node already gone it
-      // leaves nothing behind, where exists would leave a watch for a NodeCreated that never comes
-      const fired = await awaitWatch(this.session, async (fire) => {
-        try {
-          await this.session.get(join(this.path, blocker), { watch: fire });
-          return true;
-        } catch (e) {
-          if (errorCode(e) === 'NoNode') return false;
-          throw e;
-        }
-      }, until);
+      const fired = await awaitChangeOf(this.session, join(this.path, blocker), until);
       if (!fired) return false;
     }
   }
@@ -311,32 +307,16 @@ export interface SimpleLockOptions {
  * herd-free (every waiter wakes on each release): prefer `Mutex` for more
  * than a few contenders.
  */
-export class SimpleLock implements Lock {
+export class SimpleLock extends HeldLock implements Lock {
   readonly path: string;
-  private readonly holding = new Holding();
   private readonly token = randomUUID();
   private readonly retryJitterMs: number;
   private acquiring = false;
 
   constructor(readonly session: ZooGateSession, path: string, opts: SimpleLockOptions = {}) {
+    super();
     this.path = checkBasePath(path);
     this.retryJitterMs = opts.retryJitterMs ?? 10;
-  }
-
-  get isHeld(): boolean {
-    return this.holding.node !== null;
-  }
-  get node(): string | null {
-    return this.holding.node;
-  }
-  get fencingToken(): number | null {
-    return this.holding.czxid;
-  }
-  get signal(): AbortSignal {
-    return this.holding.signal;
-  }
-  onLost(fn: (reason: ZooGateError) => void): () => void {
-    return this.holding.onLost(fn);
   }
 
   async acquire(opts: WaitOptions = {}): Promise<boolean> {
@@ -355,15 +335,7 @@ export class SimpleLock implements Lock {
           return true;
         }
         if (expired(until)) return false;
-        const fired = await awaitWatch(this.session, async (fire) => {
-          try {
-            await this.session.get(this.path, { watch: fire });
-            return true;
-          } catch (e) {
-            if (errorCode(e) === 'NoNode') return false; // gone already: try again now
-            throw e;
-          }
-        }, until);
+        const fired = await awaitChangeOf(this.session, this.path, until); // gone already: try again now
         if (!fired) return false;
         if (this.retryJitterMs > 0) {
           const pause = sleep(Math.random() * this.retryJitterMs);
