@@ -17,6 +17,9 @@ type Phase = 'discovery' | 'sync' | 'acked' | 'broadcast';
  * established. Clients' writes are forwarded; each is answered when this
  * server applies the transaction that carries it out.
  */
+/** How often a follower in discovery repeats its CEPOCH (at most; half a tick if that is shorter). */
+const CEPOCH_RETRY_MS = 50;
+
 export class Follower {
   phase: Phase = 'discovery';
   epoch: Epoch | null = null;
@@ -42,7 +45,9 @@ export class Follower {
 
   private sendCepoch(): void {
     this.ctx.send(this.leader, { type: 'CEPOCH', acceptedEpoch: this.ctx.acceptedEpoch, lastZxid: this.ctx.lastLogged });
-    this.nextCepochAt = this.ctx.now + this.ctx.cfg.tickMs / 2;
+    // Again soon while no NEWEPOCH comes: the server we follow may still be finishing its election
+    // (a LOOKING server drops CEPOCH), and every moment here is a moment without a leader.
+    this.nextCepochAt = this.ctx.now + Math.min(this.ctx.cfg.tickMs / 2, CEPOCH_RETRY_MS);
   }
 
   get serving(): boolean {

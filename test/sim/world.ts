@@ -72,6 +72,9 @@ export interface WorldOptions {
   readonly faultMs: number;
   readonly healMs: number;
   readonly log?: (line: string) => void;
+  /** The servers' tick and election finalize wait (default 100 and 30 ms: fast simulations). */
+  readonly tickMs?: number;
+  readonly finalizeWaitMs?: number;
 }
 
 const txnKey = (t: LoggedTxn) => Buffer.from(encodeLoggedTxn(t)).toString('base64');
@@ -94,8 +97,8 @@ export class World {
     this.rnd = prng(opts.seed);
     const voters = new Set(Array.from({ length: opts.servers }, (_, i) => i + 1));
     this.cfgBase = {
-      voters, tickMs: 100, initLimitTicks: 10, syncLimitTicks: 5, minSessionTimeoutMs: 200, maxSessionTimeoutMs: 2000,
-      maxExpiredDeletesPerTick: 100, maxDiffTxns: 40, finalizeWaitMs: 30, maxNotifyIntervalMs: 400,
+      voters, tickMs: opts.tickMs ?? 100, initLimitTicks: 10, syncLimitTicks: 5, minSessionTimeoutMs: 200, maxSessionTimeoutMs: 2000,
+      maxExpiredDeletesPerTick: 100, maxDiffTxns: 40, finalizeWaitMs: opts.finalizeWaitMs ?? 30, maxNotifyIntervalMs: 400,
     };
     for (const id of voters) this.nodes.set(id, new SimNode(id, new MemoryStore()));
     for (const id of voters) this.boot(id);
