@@ -1,7 +1,6 @@
 import { type AclEntry, parsePerms } from '../core/acl.ts';
 import { ZkError } from '../core/errors.ts';
-import { isSequentialMode, CREATE_MODES, type CreateMode, type MultiOp, MAX_TTL_MS } from '../core/request/requests.ts';
-import { validatePath } from '../core/paths.ts';
+import { CREATE_MODES, type CreateMode, type MultiOp, MAX_TTL_MS } from '../core/request/requests.ts';
 import { INT32_MAX, INT32_MIN } from './http-util.ts';
 
 export function parseMode(raw: string | null | undefined): CreateMode {
@@ -59,7 +58,12 @@ export function parseAclJson(v: unknown): AclEntry[] {
   });
 }
 
-/** Parses and checks `{"ops":[…]}`; returns the ops and their data bytes in total. */
+/**
+ * Parses and checks `{"ops":[…]}`; returns the ops and their data bytes in total.
+ * Paths are not validated here: the ops are prepared in order, each validating
+ * its own path, so a malformed path after a failing op answers as ZooKeeper does
+ * (the first failing op's code, RuntimeInconsistency for the rest).
+ */
 export function parseMulti(body: unknown): { ops: MultiOp[]; dataBytes: number } {
   if (!isObject(body) || !Array.isArray(body.ops)) throw new ZkError('BadArguments', 'a multi body is {"ops":[…]}');
   checkKeys(body, ['ops'], 'multi');
@@ -72,7 +76,6 @@ export function parseMulti(body: unknown): { ops: MultiOp[]; dataBytes: number }
       case 'create': {
         checkKeys(raw, ['op', 'path', 'data', 'encoding', 'mode', 'ttl', 'acl'], what);
         const mode = parseMode(raw.mode === undefined ? null : typeof raw.mode === 'string' ? raw.mode : '?');
-        validatePath(path, isSequentialMode(mode));
         const data = decodeJsonData(raw, what);
         dataBytes += data.length;
         const ttlMs = intField(raw, 'ttl', null, 1, MAX_TTL_MS, what);
@@ -80,7 +83,6 @@ export function parseMulti(body: unknown): { ops: MultiOp[]; dataBytes: number }
       }
       case 'set': {
         checkKeys(raw, ['op', 'path', 'data', 'encoding', 'version'], what);
-        validatePath(path);
         if (raw.data === undefined) throw new ZkError('BadArguments', `${what}: set needs data (use "" for empty)`);
         const data = decodeJsonData(raw, what);
         dataBytes += data.length;
@@ -88,11 +90,9 @@ export function parseMulti(body: unknown): { ops: MultiOp[]; dataBytes: number }
       }
       case 'delete':
         checkKeys(raw, ['op', 'path', 'version'], what);
-        validatePath(path);
         return { op: 'delete', path, version: intField(raw, 'version', -1, INT32_MIN, INT32_MAX, what)! };
       case 'check':
         checkKeys(raw, ['op', 'path', 'version'], what);
-        validatePath(path);
         if (raw.version === undefined) throw new ZkError('BadArguments', `${what}: check needs a version`);
         return { op: 'check', path, version: intField(raw, 'version', -1, INT32_MIN, INT32_MAX, what)! };
       default:

@@ -995,6 +995,10 @@ test('multi: results, all-or-nothing, later ops see earlier ones', async () => {
   await d.multi([{ op: 'delete', path: '/mu/d', version: 0 }, { op: 'delete', path: '/mu/d' }]);
   await d.multi([{ op: 'delete', path: '/mu/a' }, { op: 'delete', path: '/mu/d' }]);
   await d.multi([]);
+  // A malformed path after a failing op: ZooKeeper prepares the ops in order, so the first failure
+  // (NodeExists) is the answer, not BadArguments (random walk seed 411501365).
+  const order = await d.multi([{ op: 'create', path: '/mu' }, { op: 'create', path: '//bad' }, { op: 'check', path: '/mu', version: 0 }]);
+  assert.deepEqual(order.zk.errors, ['NodeExists', 'RuntimeInconsistency', 'RuntimeInconsistency']);
   // Each result's Stat is the node's state right after that op, not after the whole multi.
   await d.create('/mu/st');
   await d.multi([
