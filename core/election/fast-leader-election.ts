@@ -85,6 +85,7 @@ export class FastLeaderElection {
     if (this.decision !== null || !this.cfg.voters.has(from)) return;
     const nv: Vote = { leader: n.leader, zxid: n.zxid, peerEpoch: n.peerEpoch };
     if (n.state !== 'LOOKING') this.outofelection.set(from, { vote: nv, electionEpoch: n.electionEpoch, state: n.state });
+    else this.outofelection.delete(from); // it no longer follows or leads what it said before
     if (n.state === 'LOOKING') {
       if (n.electionEpoch > this.logicalclock) {
         this.logicalclock = n.electionEpoch;
@@ -112,12 +113,21 @@ export class FastLeaderElection {
       this.recvset.set(from, nv);
       if (this.agreeing(this.recvset, nv) && this.leaderConfirmed(nv, n.electionEpoch)) return this.decide(nv, n.electionEpoch);
     }
-    // Before joining an established ensemble, a quorum must be following the same leader, and the leader must say so.
-    this.outofelection.set(from, { vote: nv, electionEpoch: n.electionEpoch, state: n.state });
-    const out = new Map([...this.outofelection].filter(([, o]) => o.electionEpoch === n.electionEpoch).map(([id, o]) => [id, o.vote] as const));
-    if (this.agreeing(out, nv) && this.leaderConfirmed(nv, n.electionEpoch)) {
-      this.logicalclock = n.electionEpoch;
-      this.decide(nv, n.electionEpoch);
+    // Before joining an established ensemble, a quorum must be following the same leader, and the
+    // leader must say so. The votes are compared by leader only (ZooKeeper's Vote.equals for
+    // servers out of election skips the round and the zxid): servers that joined that leader in
+    // different rounds (a late joiner takes the round it was told), saw different zxids, or kept
+    // following it through a re-election of the same leader (so their vote names its older epoch)
+    // all follow one ensemble. Comparing rounds left a server LOOKING for good beside an ensemble
+    // whose followers had joined in two rounds (simulator, 5 servers, seed 251), comparing epochs
+    // one beside a follower that stayed through its leader's re-election (seed 288). Joining is
+    // safe whatever the votes say: the leader takes a follower only through discovery.
+    const following = [...this.outofelection].filter(([, o]) => o.vote.leader === nv.leader).map(([id]) => id);
+    if (isQuorum(following, this.cfg.voters) && this.establishedLeaderConfirmed(nv, n.electionEpoch)) {
+      // the leader's own vote and round: the current ones (a follower's may name an older epoch)
+      const l = nv.leader === this.cfg.self ? { vote: nv, electionEpoch: n.electionEpoch } : this.outofelection.get(nv.leader)!;
+      this.logicalclock = l.electionEpoch;
+      this.decide(l.vote, l.electionEpoch);
     }
   }
 
@@ -131,6 +141,13 @@ export class FastLeaderElection {
     if (v.leader === this.cfg.self) return electionEpoch === this.logicalclock;
     const l = this.outofelection.get(v.leader);
     return l !== undefined && l.state === 'LEADING' && l.electionEpoch === electionEpoch;
+  }
+
+  /** ZooKeeper's checkLeader for the out-of-election path: the leader itself says it leads (in whatever round); we lead only in our own round. */
+  private establishedLeaderConfirmed(v: Vote, electionEpoch: number): boolean {
+    if (v.leader === this.cfg.self) return electionEpoch === this.logicalclock;
+    const l = this.outofelection.get(v.leader);
+    return l !== undefined && l.state === 'LEADING';
   }
 
   private checkQuorum(nowMs: number): void {
