@@ -409,7 +409,12 @@ class OutboundLink {
         this.queuedBytes -= head.data.length;
         this.t.stats.framesOut++;
         this.t.stats.bytesOut += head.data.length;
-        if (!req.write(head.data)) {
+        const ok = req.write(head.data);
+        // Node's http corks the socket on a chunked write and uncorks on the next tick: that
+        // would hold a leader's proposal until after the fsync it is sent ahead of (core/effects.ts).
+        // Out now, chunk header, data and trailer in one writev.
+        if (req.socket !== null && req.socket.writableCorked > 0) req.socket.uncork();
+        if (!ok) {
           this.writing = true;
           req.once('drain', () => {
             if (this.req !== req) return;

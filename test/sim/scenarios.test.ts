@@ -138,6 +138,46 @@ test('a server restarting with a torn log tail rejoins and loses nothing acknowl
   for (const p of acked) assert.ok(w.node(f).tree.get(p), `${p} on the restarted server`);
 });
 
+test('a leader sends its proposal, then dies in the middle of its own append: the followers\' copy decides', () => {
+  // The leader's broadcast leaves before its own append (core/effects.ts, as ZooKeeper's leader
+  // does): here the proposal reaches both followers and the leader's append is lost whole.
+  const w = world(29);
+  const l = w.leader()!;
+  const [a, b] = followersOf(w, l) as [number, number];
+  const before = w.node(l).store.lastZxid();
+  w.node(l).tornAppend = true;
+  w.node(l).flushOnCrash = true;
+  w.submit(l);
+  const op = lastOp(w);
+  assert.equal(w.node(l).up, false, 'the leader died in its append');
+  assert.equal(w.node(l).store.lastZxid(), before, 'and its log does not hold the proposal');
+  const proposed = w.node(a).store.lastZxid();
+  assert.ok(proposed > before && w.node(b).store.lastZxid() === proposed, 'both followers logged the proposal');
+  assert.notEqual(op.outcome?.ok, true, 'nobody was told it succeeded');
+  w.runUntil('a new leader', () => w.leader() !== null);
+  w.finish();
+  for (const id of [1, 2, 3]) assert.ok(w.node(id).tree.get(op.path), `a proposal in a quorum's logs is in the new history, on ${id} too`);
+  assert.ok(w.node(l).store.has(proposed), 'the old leader got it from the new one');
+});
+
+test('a leader sends its proposal, dies in its append, and the proposal reaches one follower only: it may go either way, consistently', () => {
+  const w = world(31);
+  const l = w.leader()!;
+  const [a, b] = followersOf(w, l) as [number, number];
+  w.hold(l, b);
+  w.node(l).tornAppend = true;
+  w.node(l).flushOnCrash = true;
+  w.submit(l);
+  const op = lastOp(w);
+  w.release(l, b);
+  assert.equal(w.node(l).up, false);
+  assert.ok(w.node(a).store.lastZxid() > w.node(b).store.lastZxid(), 'only one follower logged it');
+  w.restart(l);
+  w.finish(); // checkFinal: the three trees agree, whichever history won
+  const kept = w.node(1).tree.get(op.path) !== null && w.node(1).tree.get(op.path) !== undefined;
+  for (const id of [1, 2, 3]) assert.equal(Boolean(w.node(id).tree.get(op.path)), kept);
+});
+
 // chaos seed 1008 (3 servers): a leader isolated with a set it had proposed refused a
 // compare-and-set against that set (BadVersion) and, stepping down, sent the refusal
 // although the set was never committed: a failed conditional write is an observation
