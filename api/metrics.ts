@@ -89,9 +89,18 @@ export class Metrics {
   /** Totals for the AdminServer commands (srvr/mntr: avg/min/max latency in ms, requests). */
   readonly totals = { requests: 0, latencySumMs: 0, latencyMinMs: Infinity, latencyMaxMs: 0 };
 
+  /** The labelled children, by route, method and status: prom-client hashes a label object on every call otherwise. */
+  private readonly requestChildren = new Map<string, { count: { inc(): void }; latency: { observe(v: number): void } }>();
+
   observeRequest(route: string, method: string, status: number, seconds: number): void {
-    this.requests.inc({ route, method, status: String(status) });
-    this.latency.observe({ route, method }, seconds);
+    const key = `${route} ${method} ${status}`;
+    let c = this.requestChildren.get(key);
+    if (c === undefined) {
+      c = { count: this.requests.labels({ route, method, status: String(status) }), latency: this.latency.labels({ route, method }) };
+      this.requestChildren.set(key, c);
+    }
+    c.count.inc();
+    c.latency.observe(seconds);
     const ms = seconds * 1000;
     this.totals.requests++;
     this.totals.latencySumMs += ms;
