@@ -58,6 +58,11 @@ start_node() {
   local i=$1 d="$BASE/node$1"
   if alive "$d"; then echo "node$i already running pid $(cat "$d/pid")"; return; fi
   rm -f "$d/pid"
+  # a server left running from elsewhere on this port would answer for the one we start (which
+  # dies on EADDRINUSE), and everything measured after would be of the wrong server
+  if curl -s -m 1 -o /dev/null "http://127.0.0.1:$(client_port "$i")/health"; then
+    echo "port $(client_port "$i") is already served by another process; stop it first" >&2; exit 1
+  fi
   launch "$i"
   echo "node$i pid $(cat "$d/pid") clientPort $(client_port "$i")"
 }
