@@ -8,9 +8,8 @@ const voters = new Set([1, 2, 3, 4, 5]);
 const Z = 0x2_0000_01fe;
 
 function looking(self: number, zxid: number) {
-  const sent: { to: number; m: VoteMessage }[] = [];
-  const e = new FastLeaderElection({ self, voters, finalizeWaitMs: 30, maxNotifyIntervalMs: 400 }, { leader: self, zxid, peerEpoch: 2 }, 3, (to, m) => sent.push({ to, m }), 0);
-  return { e, sent };
+  const e = new FastLeaderElection({ self, voters, finalizeWaitMs: 30, maxNotifyIntervalMs: 400 }, { leader: self, zxid, peerEpoch: 2 }, 3, () => {}, 0);
+  return { e };
 }
 
 const note = (leader: number, state: 'FOLLOWING' | 'LEADING' | 'LOOKING', electionEpoch: number, peerEpoch = 2, zxid = Z): VoteMessage =>

@@ -174,7 +174,7 @@ test('a leader sends its proposal, dies in its append, and the proposal reaches 
   assert.ok(w.node(a).store.lastZxid() > w.node(b).store.lastZxid(), 'only one follower logged it');
   w.restart(l);
   w.finish(); // checkFinal: the three trees agree, whichever history won
-  const kept = w.node(1).tree.get(op.path) !== null && w.node(1).tree.get(op.path) !== undefined;
+  const kept = Boolean(w.node(1).tree.get(op.path));
   for (const id of [1, 2, 3]) assert.equal(Boolean(w.node(id).tree.get(op.path)), kept);
 });
 

@@ -117,9 +117,14 @@ export class World {
     return `${a}>${b}`;
   }
 
+  /** The key of the pair {a, b} in `blocked` (a partition cuts both directions). */
+  private pairKey(a: ServerId, b: ServerId): string {
+    return a < b ? `${a}-${b}` : `${b}-${a}`;
+  }
+
   connected(a: ServerId, b: ServerId): boolean {
     const na = this.nodes.get(a)!, nb = this.nodes.get(b)!;
-    return na.up && nb.up && !this.blocked.has(a < b ? `${a}-${b}` : `${b}-${a}`);
+    return na.up && nb.up && !this.blocked.has(this.pairKey(a, b));
   }
 
   // ---- nodes ----
@@ -168,11 +173,11 @@ export class World {
   private flushFrom(id: ServerId): void {
     for (const [k, l] of this.links) {
       const [a, b] = k.split('>').map(Number) as [number, number];
-      if (a !== id || l.queue.length === 0 || this.held.has(k) || this.blocked.has(a < b ? `${a}-${b}` : `${b}-${a}`)) continue;
+      if (a !== id || l.queue.length === 0 || this.held.has(k) || this.blocked.has(this.pairKey(a, b))) continue;
       const msgs = l.queue.map((f) => f.msg);
       l.queue = [];
       const n = this.nodes.get(b)!;
-      if (msgs.length > 0) this.say(`${msgs.length} message(s) from ${id} still reach ${b}`);
+      this.say(`${msgs.length} message(s) from ${id} still reach ${b}`);
       for (const msg of msgs) {
         if (!n.up) break;
         n.replica.step(a, msg, this.now);
@@ -199,7 +204,7 @@ export class World {
   }
 
   partition(a: ServerId, b: ServerId): void {
-    const k = a < b ? `${a}-${b}` : `${b}-${a}`;
+    const k = this.pairKey(a, b);
     if (this.blocked.has(k)) return;
     const was = this.connected(a, b);
     this.blocked.add(k);
@@ -208,7 +213,7 @@ export class World {
   }
 
   heal(a: ServerId, b: ServerId): void {
-    const k = a < b ? `${a}-${b}` : `${b}-${a}`;
+    const k = this.pairKey(a, b);
     if (!this.blocked.delete(k)) return;
     this.say(`heal ${a}|${b}`);
     if (this.connected(a, b)) {
