@@ -57,5 +57,5 @@ EXPOSE 8181 2888
 HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=5 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.ZOOGATE_PORT||8181)+'/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Node is PID 1 and handles SIGTERM itself (docker stop): it closes its ports and exits 0.
-ENTRYPOINT ["node", "--import", "tsx", "api/main.ts"]
+ENTRYPOINT ["node", "--max-semi-space-size=64", "--import", "tsx", "api/main.ts"]
 CMD ["server"]

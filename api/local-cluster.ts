@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError } from './config.ts';
+import { ConfigError, SERVER_NODE_FLAGS } from './config.ts';
 
 const ENTRY = fileURLToPath(new URL('./main.ts', import.meta.url));
 
@@ -37,7 +37,7 @@ export async function runLocalCluster(argv: string[]): Promise<void> {
   const children: ChildProcess[] = [];
   let stopping = false;
   for (let i = 1; i <= size; i++) {
-    const args = ['--import', 'tsx', ENTRY, 'server', '--id', String(i), '--host', host, '--port', String(port + i - 1), '--peer-port', String(peerPort + i - 1),
+    const args = [...SERVER_NODE_FLAGS, '--import', 'tsx', ENTRY, 'server', '--id', String(i), '--host', host, '--port', String(port + i - 1), '--peer-port', String(peerPort + i - 1),
       '--peers', peers, '--data-dir', resolve(String(v['data-dir']), `n${i}`), '--tick-ms', String(v['tick-ms']), '--log-level', String(v['log-level'])];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe'], env: { ...process.env, ZOOGATE_SECRET: secret } });
     child.stderr!.setEncoding('utf8');

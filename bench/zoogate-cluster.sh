@@ -20,7 +20,8 @@
 # ZooKeeper's default tick; sync limit 5 ticks, init limit 10, as ZooKeeper's defaults),
 # ZG_CPU_PROF_DIR (run each server under node --cpu-prof, profile in $ZG_CPU_PROF_DIR/node<i>;
 # written when the server exits on SIGTERM, i.e. `stop`), ZG_LOG_LEVEL (info: lifecycle lines only,
-# nothing per request). A random --secret is made once per ZG_BASE.
+# nothing per request), ZG_NODE_FLAGS (node's flags for the servers; default the server's own,
+# --max-semi-space-size=64; empty: V8's defaults). A random --secret is made once per ZG_BASE.
 set -euo pipefail
 
 ROOT=${ZG_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
@@ -30,6 +31,8 @@ PPB=${ZG_PEER_PORT_BASE:-2980}
 TICK=${ZG_TICK_MS:-2000}
 LOGLEVEL=${ZG_LOG_LEVEL:-info}
 NODE=${NODE:-$(command -v node)}
+# the server's V8 flags (SERVER_NODE_FLAGS in api/config.ts); ZG_NODE_FLAGS= (empty) runs V8's defaults
+NODE_FLAGS=${ZG_NODE_FLAGS---max-semi-space-size=64}
 N=3
 
 client_port() { echo $((CPB + $1)); }
@@ -46,7 +49,7 @@ launch() { # id
   mkdir -p "$d/data"
   if [ -n "${ZG_CPU_PROF_DIR:-}" ]; then mkdir -p "$ZG_CPU_PROF_DIR/node$i"; prof="--cpu-prof --cpu-prof-dir=$ZG_CPU_PROF_DIR/node$i"; fi
   # setsid: own session, so the server outlives the calling shell; bash writes its PID, then execs node
-  ZOOGATE_SECRET=$(secret) setsid bash -c "echo \$\$ > '$d/pid'; cd '$ROOT'; exec '$NODE' $prof --import tsx api/main.ts server \
+  ZOOGATE_SECRET=$(secret) setsid bash -c "echo \$\$ > '$d/pid'; cd '$ROOT'; exec '$NODE' $NODE_FLAGS $prof --import tsx api/main.ts server \
     --id $i --host 127.0.0.1 --port $(client_port "$i") --peer-port $((PPB + i)) --peers '$(peers)' \
     --data-dir '$d/data' --tick-ms $TICK --log-level $LOGLEVEL" >> "$d/zoogate.log" 2>&1 < /dev/null &
   for _ in $(seq 50); do [ -s "$d/pid" ] && break; sleep 0.05; done

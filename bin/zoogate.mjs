@@ -1,5 +1,6 @@
-#!/usr/bin/env node
-// The `zoogate` command: runs the TypeScript entry point through tsx.
+#!/usr/bin/env -S node --max-semi-space-size=64
+// The `zoogate` command: runs the TypeScript entry point through tsx, with the
+// server's V8 flags (SERVER_NODE_FLAGS in api/config.ts; harmless for a client command).
 // `server`, `cluster` and the top-level help are the server's (api/main.ts);
 // every other command is a client command (cli/), loaded without the server's
 // code so that a one-shot `zoogate get /x` starts quickly.

@@ -121,6 +121,7 @@ export async function command(x: Exchange, name: string): Promise<void> {
         ...base,
         'zoogate.version': VERSION, 'node.version': process.version, 'host.name': os.hostname(), 'os.name': os.type(), 'os.arch': os.arch(),
         'os.version': os.release(), 'user.name': os.userInfo().username, 'user.dir': process.cwd(), 'os.cpus': os.cpus().length, 'os.memory.total': os.totalmem(),
+        'node.exec_argv': process.execArgv.join(' '),
       });
     default:
       throw new ZkError('NoNode', `no such command: ${name} (mntr, stat, srvr, conf, cons, wchs, wchc, wchp, dump, envi, ruok, hash)`);
