@@ -13,8 +13,9 @@ import { resolve } from 'node:path';
  * in flight kept about 1.4 MB of young objects alive at each scavenge with
  * V8's default 16 MB semi-space, scavenged every ~80 ms for 3-8 ms (on two
  * shared cores), and its read p99 was 4.5-4.9 ms; with 64 MB, 1.3-2.0 ms
- * (bench/RESULTS.md, "Young generation"). The price is up to ~130 MB more RSS
- * under load (two semi-spaces grown to 64 MB); an idle server does not grow them.
+ * (bench/RESULTS.md, "Young generation"). The price is memory under load: two
+ * semi-spaces grown to 64 MB (~140 MB more RSS with a million znodes loaded);
+ * an idle server does not grow them.
  */
 export const SERVER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64'];
 
