@@ -9,31 +9,11 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SERVER_NODE_FLAGS } from '../../api/config.ts';
-import { freePort, until } from '../support/process-cluster.ts';
+import { freePortRun, until } from '../support/process-cluster.ts';
 import { BIN, ROOT } from './support.ts';
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/** `n` consecutive free ports (zoogate cluster takes base, base+1, …). */
-async function freeRun(n: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = await freePort();
-    let ok = true;
-    for (let i = 1; i < n && ok; i++) ok = await canListen(base + i);
-    if (ok) return base;
-  }
-  throw new Error(`no ${n} consecutive free ports`);
-}
 
 async function json(url: string, init?: RequestInit): Promise<{ status: number; body: any; headers: Headers }> {
   const r = await fetch(url, init);
@@ -54,8 +34,8 @@ describe('zoogate cluster (a local 3-process ensemble in one command)', { timeou
   });
 
   test('starts three servers that elect one leader and serve; a write on member 1 reads back on member 3; each runs with SERVER_NODE_FLAGS; SIGTERM stops them all', async () => {
-    const port = await freeRun(3);
-    const peerPort = await freeRun(3);
+    const port = await freePortRun(3);
+    const peerPort = await freePortRun(3);
     // the file itself, as a shell runs it: its shebang gives node the flags
     proc = spawn(BIN, ['cluster', '--port', String(port), '--peer-port', String(peerPort), '--data-dir', dir, '--tick-ms', '200', '--log-level', 'error'], {
       cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true,

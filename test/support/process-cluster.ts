@@ -15,11 +15,23 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
  * server then finds it taken (EADDRINUSE) by some client's connection.
  */
 export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    if (await canListen(port)) return port;
+  return freePortRun(1);
+}
+
+/** Ports handed out by this process: never handed out twice (a cluster picks all its ports before any server binds one). */
+const handedOut = new Set<number>();
+
+/** `n` consecutive ports that are free now (`zoogate cluster` takes base, base+1, …), as freePort. */
+export async function freePortRun(n: number): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * (12_000 - n));
+    let ok = true;
+    for (let i = 0; i < n && ok; i++) ok = !handedOut.has(base + i) && (await canListen(base + i));
+    if (!ok) continue;
+    for (let i = 0; i < n; i++) handedOut.add(base + i);
+    return base;
   }
-  throw new Error('no free port found in 20000-31999');
+  throw new Error(`no ${n} free port(s) found in 20000-31999`);
 }
 
 function canListen(port: number): Promise<boolean> {
