@@ -39,6 +39,9 @@ export function optionalIntParam(q: Query, name: string, min: number, max: numbe
 export const INT32_MIN = -2147483648;
 export const INT32_MAX = 2147483647;
 
+const overLimit = (limit: number) => new ZkError('PayloadTooLarge', `body exceeds the limit of ${limit} bytes`);
+const joined = (chunks: Buffer[], size: number) => (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+
 /**
  * Reads the request body, refusing more than `limit` bytes with 413 before
  * buffering it (Content-Length is checked up front; a chunked body is cut off).
@@ -57,8 +60,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       chunks.push(c);
       size += c.length;
     }
-    if (size > limit) return Promise.reject(new ZkError('PayloadTooLarge', `body exceeds the limit of ${limit} bytes`));
-    return Promise.resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    return size > limit ? Promise.reject(overLimit(limit)) : Promise.resolve(joined(chunks, size));
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -69,13 +71,13 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       size += c.length;
       if (size > limit) {
         failed = true;
-        reject(new ZkError('PayloadTooLarge', `body exceeds the limit of ${limit} bytes`));
+        reject(overLimit(limit));
         return;
       }
       chunks.push(c);
     });
     req.on('end', () => {
-      if (!failed) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      if (!failed) resolve(joined(chunks, size));
     });
     req.on('error', (e) => {
       if (!failed) reject(e);
