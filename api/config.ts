@@ -9,11 +9,13 @@ import { resolve } from 'node:path';
 /**
  * V8 flags every launcher of a server process passes (`npm start`, the
  * `zoogate` command's shebang, `zoogate cluster`, the Dockerfile, the bench).
- * A larger young generation: a follower serving reads over the WebSocket at 16
- * in flight kept about 1.4 MB of young objects alive at each scavenge with
- * V8's default 16 MB semi-space, scavenged every ~80 ms for 3-8 ms (on two
- * shared cores), and its read p99 was 4.5-4.9 ms; with 64 MB, 1.3-2.0 ms
- * (bench/RESULTS.md, "Young generation"). The price is memory under load: two
+ * A larger young generation: the follower the bench reads from over the
+ * WebSocket at 16 in flight kept about 1.4 MB of young objects alive at each
+ * scavenge with V8's default 16 MB semi-space, scavenged every ~80 ms for
+ * 3-8 ms (on two shared cores), and its read p99 was 4.5-4.9 ms; with 64 MB,
+ * 1.3-2.0 ms (bench/RESULTS.md, "Young generation"). The leader and the other
+ * follower, read the same way, kept a few KB; why that one node does is not
+ * known yet. The price is memory under load: two
  * semi-spaces grown to 64 MB (~140 MB more RSS with a million znodes loaded);
  * an idle server does not grow them.
  */

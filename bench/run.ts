@@ -860,7 +860,7 @@ async function partGen() {
   const out: any = { flags: SERVER_NODE_FLAGS.join(' '), rounds: [] };
   for (let r = 1; r <= 2; r++) {
     const round: any = {};
-    for (const [name, flags] of [['flags', SERVER_NODE_FLAGS.join(' ')], ['default', '']] as const) {
+    for (const [name, flags] of [['flags', out.flags], ['default', '']] as const) {
       const base = await makeCluster('zoogate');
       const c: Cluster = { ...base, env: { ...base.env, ZG_NODE_FLAGS: flags } };
       await startCluster(c);
@@ -880,7 +880,7 @@ function renderGen(L: string[]) {
   if (!g) return;
   L.push('## Young generation: the server\'s V8 flags against V8\'s default');
   L.push('');
-  L.push(`Every launcher runs the server with \`${g.flags}\` (SERVER_NODE_FLAGS in api/config.ts). Fresh 3-node ensembles, the kit's read scenario over \`zoogate-ws\` on a follower, with the flags and with \`ZG_NODE_FLAGS=\` (V8's default 16 MB semi-space), alternating, ${g.rounds.length} rounds. With the default, a follower serving reads kept ~1.4 MB of young objects alive at each scavenge and scavenged every ~80 ms for 3-8 ms on these shared cores (\`--trace-gc-nvp\`); a leader serving the same reads did not. Cells: ops/s (p50 / p99 ms), per round.`);
+  L.push(`Every launcher runs the server with \`${g.flags}\` (SERVER_NODE_FLAGS in api/config.ts). Fresh 3-node ensembles, the kit's read scenario over \`zoogate-ws\` on a follower, with the flags and with \`ZG_NODE_FLAGS=\` (V8's default 16 MB semi-space), alternating, ${g.rounds.length} rounds. With the default, the follower the kit reads from kept ~1.4 MB of young objects alive at each scavenge and scavenged every ~80 ms for 3-8 ms on these shared cores (\`--trace-gc-nvp\`); the leader and the other follower, read the same way, kept a few KB (why that one node does is not known yet). Cells: ops/s (p50 / p99 ms), per round.`);
   L.push('');
   L.push('| C | with the flags | V8 default | **p99 default / flags** |');
   L.push('|---:|---|---|---:|');
