@@ -218,6 +218,9 @@ test('connect, ping, and every op with its parameters: each frame both ways matc
   c.send({ type: 'request', id: 'req-α', op: 'exists', path: '/' });
   assert.equal(((await byName) as Schemas['WsResponseOk']).ok, true);
 
+  // The session outlives this socket by its timeout: its ephemeral goes now, not when it
+  // expires during a later test that watches the whole tree (SSE on /watch).
+  assert.deepEqual(await ok(c, 'delete', { path: '/ws/eph' }), {});
   c.check();
   c.close();
 });
