@@ -142,6 +142,18 @@ export class BinaryReader {
     this.pos += n;
     return v;
   }
+  /**
+   * A copy that owns its bytes. What outlives the record (znode data, a request's
+   * data, snapshot chunks) is copied: a view would keep the whole buffer it came
+   * from alive (a peer stream's read, many frames long) for as long as the znode
+   * lives. Not `.slice()`: on a Buffer that is a view too.
+   */
+  bytesCopy(): Uint8Array {
+    const v = this.bytes();
+    const c = new Uint8Array(v.length);
+    c.set(v);
+    return c;
+  }
   str(): string {
     const n = this.u32();
     this.need(n);

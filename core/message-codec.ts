@@ -115,7 +115,7 @@ export function decodePeerMessage(bytes: Uint8Array): PeerMessage {
     case 'SNAP': {
       const epoch = r.num(), zxid = r.num();
       const chunks: Uint8Array[] = [];
-      for (let n = r.u32(); n > 0; n--) chunks.push(r.bytes().slice());
+      for (let n = r.u32(); n > 0; n--) chunks.push(r.bytesCopy());
       m = { type, epoch, zxid, chunks };
       break;
     }
@@ -253,7 +253,7 @@ export function readRequest(r: BinaryReader): WriteRequest {
   const op = WRITE_OPS[r.u8()];
   switch (op) {
     case 'create': {
-      const path = r.str(), data = r.bytes().slice();
+      const path = r.str(), data = r.bytesCopy();
       const mode = CREATE_MODES[r.u8()] as CreateMode | undefined;
       if (mode === undefined) throw new CodecError('bad create mode');
       const parents = r.u8() === 1;
@@ -262,7 +262,7 @@ export function readRequest(r: BinaryReader): WriteRequest {
       return { op, path, data, mode, parents, ttlMs, acl };
     }
     case 'set':
-      return { op, path: r.str(), data: r.bytes().slice(), version: r.i32() };
+      return { op, path: r.str(), data: r.bytesCopy(), version: r.i32() };
     case 'delete':
       return { op, path: r.str(), version: r.i32(), recursive: r.u8() === 1 };
     case 'setACL': {

@@ -64,7 +64,7 @@ export function readTxn(r: BinaryReader): Txn {
   switch (tag) {
     case TAG.create: {
       const path = r.str();
-      const data = r.bytes();
+      const data = r.bytesCopy();
       const acl = readAcl(r);
       const ephemeralOwner = r.optStr();
       const kind = r.u8();
@@ -74,7 +74,7 @@ export function readTxn(r: BinaryReader): Txn {
     case TAG.delete:
       return { type: 'delete', path: r.str() };
     case TAG.setData:
-      return { type: 'setData', path: r.str(), data: r.bytes(), version: r.i32() };
+      return { type: 'setData', path: r.str(), data: r.bytesCopy(), version: r.i32() };
     case TAG.setACL:
       return { type: 'setACL', path: r.str(), acl: readAcl(r), aversion: r.i32() };
     case TAG.check:

@@ -145,7 +145,7 @@ export function decodeSnapshot(chunks: Iterable<Uint8Array>): DataTree {
     for (let i = r.u32(); i > 0; i--) acls.push(tree.acls.intern(readAcl(r)));
     for (let i = r.u32(); i > 0; i--) {
       const path = r.str();
-      const data = r.bytes().slice();
+      const data = r.bytesCopy();
       const acl = acls[r.u32()];
       if (acl === undefined) throw new CodecError('bad ACL index');
       const czxid = r.num(), mzxid = r.num(), pzxid = r.num(), ctime = r.num(), mtime = r.num();
