@@ -55,6 +55,14 @@ export interface ServerConfig {
   /** `user:base64(sha1(user:password))` whose holder may do anything (zookeeper.DigestAuthenticationProvider.superDigest). */
   readonly superDigest: string | null;
   readonly logLevel: 'silent' | 'error' | 'info' | 'debug';
+  /**
+   * How the transaction log reaches the disk. `deferred`: SQLite writes the WAL
+   * on append and the fdatasync runs on libuv's thread pool while the event loop
+   * goes on; nothing that depends on the append (its ACK, its commit, its answer)
+   * happens before the fsync completes (core/effects.ts EffectRunner). `inline`:
+   * every append is a SQLite commit with its fsync, on the event loop.
+   */
+  readonly logSync: 'deferred' | 'inline';
   /** Chaos tests only (ZOOGATE_FAULT_FILE): a file whose presence makes log appends fail. */
   readonly faultFile: string | null;
 }
@@ -86,6 +94,7 @@ const SETTINGS = {
   clientBuffer: { flag: 'client-buffer-bytes', env: 'ZOOGATE_CLIENT_BUFFER_BYTES', def: '8388608', help: 'unread bytes after which a WebSocket/SSE client is cut off' },
   superDigest: { flag: 'super-digest', env: 'ZOOGATE_SUPER_DIGEST', def: null, help: 'user:base64(sha1(user:password)) of the superuser' },
   logLevel: { flag: 'log-level', env: 'ZOOGATE_LOG_LEVEL', def: 'info', help: 'silent, error, info or debug' },
+  logSync: { flag: 'log-sync', env: 'ZOOGATE_LOG_SYNC', def: 'deferred', help: 'log fsync off the event loop (deferred) or on it (inline); both durable before any ack' },
 } as const satisfies Record<string, Setting>;
 
 export class ConfigError extends Error {
@@ -127,6 +136,8 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   const tickMs = int('--tick-ms', get(SETTINGS.tickMs)!, 10, 60_000);
   const logLevel = get(SETTINGS.logLevel)!;
   if (!['silent', 'error', 'info', 'debug'].includes(logLevel)) throw new ConfigError(`--log-level must be silent, error, info or debug`);
+  const logSync = get(SETTINGS.logSync)!;
+  if (logSync !== 'deferred' && logSync !== 'inline') throw new ConfigError('--log-sync must be deferred or inline');
   const superDigest = get(SETTINGS.superDigest);
   if (superDigest !== null && superDigest.split(':').length !== 2) throw new ConfigError('--super-digest must be user:base64(sha1(user:password))');
   const peers = parsePeers(get(SETTINGS.peers) ?? '');
@@ -155,6 +166,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     maxClientConnections: int('--max-client-connections', get(SETTINGS.maxClientConnections)!, 0, 1e6),
     superDigest,
     logLevel: logLevel as ServerConfig['logLevel'],
+    logSync,
     faultFile: env.ZOOGATE_FAULT_FILE ?? null,
   };
   return { ...cfg, ...overrides };

@@ -29,8 +29,12 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry],
   });
   readonly wsRequests = new Counter({ name: 'zoogate_ws_requests_total', help: 'WebSocket requests by op and outcome', labelNames: ['op', 'outcome'] as const, registers: [this.registry] });
-  readonly fsync = new Histogram({
-    name: 'zoogate_log_append_seconds', help: 'Transaction log appends (one SQLite commit with fsync: a group commit)',
+  readonly append = new Histogram({
+    name: 'zoogate_log_append_seconds', help: 'Transaction log appends on the event loop (one SQLite commit: with --log-sync=inline including its fsync)',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1], registers: [this.registry],
+  });
+  readonly logSync = new Histogram({
+    name: 'zoogate_log_fsync_seconds', help: 'Deferred log fsyncs (--log-sync=deferred), off the event loop: from start to completion',
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1], registers: [this.registry],
   });
   readonly appendBatch = new Histogram({ name: 'zoogate_log_append_batch_txns', help: 'Transactions per log append', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024], registers: [this.registry] });

@@ -1,6 +1,7 @@
 import { CodecError } from './codec.ts';
 import type { EpochStore, LogStore, SnapshotStore } from './ports.ts';
 import type { PeerMessageType } from './messages.ts';
+import type { Zxid } from './ids.ts';
 import type { Output, Replica, Reply, Send, Token } from './replica.ts';
 import { type Applied, applyTxn } from './tree/apply-txn.ts';
 import type { DataTree } from './tree/data-tree.ts';
@@ -26,12 +27,22 @@ export interface EffectTarget {
 }
 
 /**
- * The leader's broadcast messages, which vouch for nothing on the sender's
- * disk: a PROPOSAL asks the follower to log it, a COMMIT reports acks the
- * leader already holds (a quorum's, counted only after each was durable),
- * PING, REPLY and SYNCED carry no promise about the sender's log.
+ * Messages that vouch for nothing on the sender's disk: the leader's PROPOSAL
+ * asks the follower to log it, its COMMIT reports acks it already holds (a
+ * quorum's, counted only after each was durable), PING, REPLY and SYNCED carry
+ * no promise about the sender's log; a follower's REQUEST and SYNC ask the
+ * leader for something. (ACK, ACKEPOCH, ACKLD, VOTE, and the leader's sync
+ * messages, which carry its log, do vouch.)
  */
-const VOUCH_FOR_NOTHING: ReadonlySet<PeerMessageType> = new Set(['PROPOSAL', 'COMMIT', 'PING', 'REPLY', 'SYNCED']);
+const VOUCH_FOR_NOTHING: ReadonlySet<PeerMessageType> = new Set(['PROPOSAL', 'COMMIT', 'PING', 'REPLY', 'SYNCED', 'REQUEST', 'SYNC']);
+
+/** Whether this output's messages may leave before what it and earlier outputs persist is durable. */
+function sendsVouchForNothing(out: Output): boolean {
+  if (out.sends.length === 0) return false;
+  if (out.epochs !== null || out.truncateAfter !== null || out.snapshot !== null) return false;
+  for (const s of out.sends) if (!VOUCH_FOR_NOTHING.has(s.msg.type)) return false;
+  return true;
+}
 
 /**
  * Whether this output's messages may leave before its log append, as
@@ -49,10 +60,7 @@ const VOUCH_FOR_NOTHING: ReadonlySet<PeerMessageType> = new Set(['PROPOSAL', 'CO
  * truncate them, as ZAB allows for any uncommitted proposal.
  */
 function sendsMayPrecedeAppend(out: Output): boolean {
-  if (out.txns.length === 0 || out.sends.length === 0) return false;
-  if (out.epochs !== null || out.truncateAfter !== null || out.snapshot !== null) return false;
-  for (const s of out.sends) if (!VOUCH_FOR_NOTHING.has(s.msg.type)) return false;
-  return true;
+  return out.txns.length > 0 && sendsVouchForNothing(out);
 }
 
 /**
@@ -61,11 +69,18 @@ function sendsMayPrecedeAppend(out: Output): boolean {
  * acknowledge; 2. peer messages (a leader's broadcast before its own append:
  * sendsMayPrecedeAppend); 3. apply each commit in zxid order and tell core;
  * 4. its events, then its answer, then the failures that waited for it.
- * Every driver (the server, the test harness, the simulator) goes through here.
+ * Every driver (the server, the test harness, the simulator) goes through here
+ * or through EffectRunner, which splits the same steps around a deferred fsync.
  */
 export function performOutput(out: Output, t: EffectTarget): void {
   const early = sendsMayPrecedeAppend(out);
   if (early) t.send(out.sends);
+  persist(out, t);
+  finish(out, early, t);
+}
+
+/** Step 1 without the acknowledgement: epochs, truncation, snapshot, then the append. */
+function persist(out: Output, t: EffectTarget): void {
   if (out.epochs !== null) t.epochs.setEpochs(out.epochs);
   if (out.truncateAfter !== null) {
     // ZAB's TRUNC: snapshots past the point go first (a crash in between leaves
@@ -75,11 +90,17 @@ export function performOutput(out: Output, t: EffectTarget): void {
     t.reloadTree();
   }
   if (out.snapshot !== null) installSnapshot(out.snapshot.zxid, out.snapshot.chunks, t);
-  if (out.txns.length > 0) {
-    t.log.append(out.txns);
-    t.replica.logged(out.txns[out.txns.length - 1]!.zxid);
-  }
-  if (out.sends.length > 0 && !early) t.send(out.sends);
+  if (out.txns.length > 0) t.log.append(out.txns);
+}
+
+/** Steps 1 (core is told the append is durable) and 2, once what `out` persisted is durable. */
+function acknowledgeAndSend(out: Output, sentEarly: boolean, t: EffectTarget): void {
+  if (out.txns.length > 0) t.replica.logged(out.txns[out.txns.length - 1]!.zxid);
+  if (out.sends.length > 0 && !sentEarly) t.send(out.sends);
+}
+
+/** Steps 3 and 4, once every transaction it commits is durable here. */
+function apply(out: Output, t: EffectTarget): void {
   // One transaction at a time, so that whatever its answer triggers (a client's next
   // read) sees the tree exactly as of that transaction, and events stay in zxid order.
   for (const c of out.commits) {
@@ -91,6 +112,11 @@ export function performOutput(out: Output, t: EffectTarget): void {
   if (out.commits.length > 0) t.batchApplied?.();
   for (const r of out.replies) t.replied(r);
   if (out.roleChanged) t.roleChanged?.();
+}
+
+function finish(out: Output, sentEarly: boolean, t: EffectTarget): void {
+  acknowledgeAndSend(out, sentEarly, t);
+  apply(out, t);
 }
 
 /** ZAB's SNAP on the follower: the leader's tree becomes ours, durably, as our whole history. */
@@ -106,4 +132,157 @@ function installSnapshot(zxid: number, chunks: readonly Uint8Array[], t: EffectT
 /** Performs outputs until the replica has none left. */
 export function drain(t: EffectTarget): void {
   for (let out = t.replica.takeOutput(); out !== null; out = t.replica.takeOutput()) performOutput(out, t);
+}
+
+/**
+ * A log whose appends are written at once but made durable later, off the
+ * event loop (SqliteStore with deferred sync: SQLite writes the WAL, then one
+ * fdatasync runs on libuv's thread pool; the simulator: a sync that completes
+ * after simulated time, and a crash loses what was not synced).
+ */
+export interface LogSync {
+  /** Starts making everything appended so far durable; `done` runs later, on its own turn. */
+  sync(done: (err: Error | null) => void): void;
+  /** Makes everything appended so far durable before it returns. */
+  syncNow(): void;
+}
+
+/** The part of an output that waits for the log to be durable up to `needs`. */
+interface Held {
+  readonly out: Output;
+  readonly needs: Zxid;
+  readonly sentEarly: boolean;
+}
+
+/** Whether the driver must perform this output whole, with nothing held before or after it. */
+function needsBarrier(out: Output): boolean {
+  if (out.epochs !== null || out.truncateAfter !== null || out.snapshot !== null) return true;
+  // a SNAP is the tree as of its send: no commit emitted after it may be applied first
+  for (const s of out.sends) if (s.msg.type === 'SNAP') return true;
+  return false;
+}
+
+/**
+ * DESIGN.md's order of effects with the fsync off the event loop (ZooKeeper's
+ * SyncRequestProcessor runs on its own thread for the same reason). An output's
+ * append is written at once; then two ordered streams wait for the log to be
+ * durable far enough:
+ * - acknowledge and send: core is told the append is logged, and the output's
+ *   messages leave (a follower's ACK, votes, the leader's sync messages), once
+ *   a sync covering everything appended up to then completes;
+ * - apply and answer: commits are applied in zxid order, each once it is
+ *   durable here, then events and answers, then replies and role changes.
+ * Meanwhile the server keeps reading peers and clients and serving reads, and
+ * what arrives is appended behind and shares the next fsync (group commit). So
+ * nothing acknowledges, and nothing is applied or answered, before the log
+ * it depends on is durable. Messages that vouch for nothing (a leader's
+ * PROPOSAL and COMMIT, a follower's forwarded REQUEST) leave at once, as
+ * performOutput's broadcast does, when no earlier message is held (each peer's
+ * messages stay in order). Outputs with epochs, a truncation, a snapshot to
+ * install or a SNAP to send are performed whole: everything held is synced on
+ * the spot and completed first, and so is their own append.
+ * Without a LogSync (append durable on return) it is performOutput in a loop.
+ */
+export class EffectRunner {
+  private readonly sendQueue: Held[] = [];
+  private readonly applyQueue: Held[] = [];
+  private written: Zxid;
+  private durable: Zxid;
+  private syncing = false;
+  private stopped = false;
+  /** Bumped by a truncation or snapshot, after which a sync started before says nothing about the log's zxids. */
+  private era = 0;
+
+  /**
+   * `resume` is called after a sync completed and the outputs it held were
+   * performed: the driver drains again (what core emitted meanwhile, and what
+   * logged() released). `fail`: a sync failed, or performing a released output
+   * threw; the runner has stopped and the server must.
+   */
+  constructor(
+    private readonly t: EffectTarget, private readonly logSync: LogSync | null,
+    private readonly hooks: { resume(): void; fail(e: Error): void },
+  ) {
+    this.written = this.durable = t.log.lastZxid();
+  }
+
+  /** Output parts held for a sync (for tests). */
+  get held(): number {
+    return this.sendQueue.length + this.applyQueue.length;
+  }
+
+  /** Performs (or holds) the replica's outputs until it has none left. */
+  drain(): void {
+    const r = this.t.replica;
+    for (let out = r.takeOutput(); out !== null && !this.stopped; out = r.takeOutput()) this.perform(out);
+  }
+
+  /** No more effects (the server is closing or has failed); a sync in flight is ignored. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private perform(out: Output): void {
+    if (this.logSync === null) return performOutput(out, this.t);
+    if (needsBarrier(out)) return this.performWhole(out);
+    const early = this.sendQueue.length === 0 && sendsVouchForNothing(out);
+    if (early) this.t.send(out.sends);
+    persist(out, this.t);
+    if (out.txns.length > 0) this.written = out.txns[out.txns.length - 1]!.zxid;
+    if (out.txns.length > 0 || (!early && out.sends.length > 0)) {
+      const h = { out, needs: this.written, sentEarly: early };
+      if (this.sendQueue.length === 0 && h.needs <= this.durable) acknowledgeAndSend(out, early, this.t);
+      else this.sendQueue.push(h);
+    }
+    if (out.commits.length > 0 || out.replies.length > 0 || out.roleChanged) {
+      const h = { out, needs: out.commits.length > 0 ? out.commits[out.commits.length - 1]!.logged.zxid : 0, sentEarly: early };
+      if (this.applyQueue.length === 0 && h.needs <= this.durable) apply(out, this.t);
+      else this.applyQueue.push(h);
+    }
+    this.startSync();
+  }
+
+  /** Epochs, a truncation, a snapshot or a SNAP: everything before it completes, then it, durably. */
+  private performWhole(out: Output): void {
+    this.syncNow();
+    persist(out, this.t);
+    if (out.truncateAfter !== null || out.snapshot !== null) this.era++;
+    this.written = this.t.log.lastZxid();
+    this.syncNow();
+    finish(out, false, this.t);
+  }
+
+  private syncNow(): void {
+    if (this.written > this.durable) this.logSync!.syncNow();
+    this.durable = this.written;
+    this.release();
+  }
+
+  private startSync(): void {
+    if (this.syncing || this.written <= this.durable) return;
+    this.syncing = true;
+    const target = this.written, era = this.era;
+    this.logSync!.sync((err) => {
+      this.syncing = false;
+      if (this.stopped) return;
+      try {
+        if (err !== null) throw err;
+        if (era === this.era) this.durable = Math.max(this.durable, target);
+        this.release();
+        this.startSync();
+      } catch (e) {
+        this.stopped = true;
+        return this.hooks.fail(e as Error);
+      }
+      this.hooks.resume();
+    });
+  }
+
+  private release(): void {
+    while (this.sendQueue.length > 0 && this.sendQueue[0]!.needs <= this.durable && !this.stopped) {
+      const h = this.sendQueue.shift()!;
+      acknowledgeAndSend(h.out, h.sentEarly, this.t);
+    }
+    while (this.applyQueue.length > 0 && this.applyQueue[0]!.needs <= this.durable && !this.stopped) apply(this.applyQueue.shift()!.out, this.t);
+  }
 }

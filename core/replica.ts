@@ -112,7 +112,7 @@ export class Replica implements ZabContext {
     return this.outs[this.outs.length - 1]!;
   }
 
-  private barrier(): void {
+  barrier(): void {
     this.outs.push(emptyOutput());
   }
 

@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Epoch, Zxid } from '../core/ids.ts';
+import type { LogSync } from '../core/effects.ts';
 import type { EpochStore, LogStore, SnapshotMeta, SnapshotStore, SnapshotWriter } from '../core/ports.ts';
 import { decodeLoggedTxn, encodeLoggedTxn } from '../core/txn-codec.ts';
 import type { LoggedTxn } from '../core/txn.ts';
@@ -15,8 +16,18 @@ const SCHEMA_VERSION = 1;
  * with synchronous=FULL: every committed SQLite transaction is fsynced, so a
  * batch append is one fsync however many client writes it carries (group
  * commit). better-sqlite3 is synchronous; a returned call is a durable change.
+ *
+ * With `deferSync` (the server's default, --log-sync=deferred) the log's fsync
+ * leaves the event loop: synchronous=NORMAL, so an append only writes its WAL
+ * frames (atomic: a crash keeps a prefix of whole commits, SQLite's checksummed
+ * WAL recovery), and `sync()` runs fdatasync on the WAL file on libuv's thread
+ * pool; append() is durable once a sync() started after it completes (the
+ * LogSync port, driven by core/effects.ts's EffectRunner). Epochs, truncation
+ * and snapshots stay durable on return: each syncs the WAL before returning.
+ * SQLite itself syncs the WAL before every checkpoint and the database after,
+ * and a reused WAL's header; the WAL file is never deleted while open.
  */
-export class SqliteStore implements LogStore, EpochStore, SnapshotStore {
+export class SqliteStore implements LogStore, EpochStore, SnapshotStore, LogSync {
   private readonly db: Database.Database;
   private readonly stmts;
   private readonly writer = new BinaryWriter(4096);
@@ -30,11 +41,14 @@ export class SqliteStore implements LogStore, EpochStore, SnapshotStore {
    */
   faultFile: string | null = null;
 
-  constructor(readonly file: string) {
+  /** The WAL file, open for fdatasync (deferred sync only). */
+  private readonly walFd: number | null = null;
+
+  constructor(readonly file: string, opts: { deferSync?: boolean } = {}) {
     mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    this.db.pragma(opts.deferSync === true ? 'synchronous = NORMAL' : 'synchronous = FULL');
     this.migrate();
     this.stmts = {
       append: this.db.prepare('INSERT INTO txnlog (zxid, body) VALUES (?, ?)'),
@@ -61,6 +75,35 @@ export class SqliteStore implements LogStore, EpochStore, SnapshotStore {
     // A snapshot that was being written when the process died is garbage.
     for (const id of this.db.prepare('SELECT id FROM snapshots WHERE complete = 0').pluck().all() as number[]) this.deleteSnapshot(id);
     this.cachedLastZxid = this.computeLastZxid();
+    if (opts.deferSync === true) {
+      // a read in WAL mode has opened (created) the WAL; SQLite keeps this file until close
+      invariant(existsSync(`${file}-wal`), `${file}: no WAL file after opening in WAL mode`);
+      this.walFd = openSync(`${file}-wal`, 'r+');
+    }
+  }
+
+  get defersSync(): boolean {
+    return this.walFd !== null;
+  }
+
+  // ---- LogSync (deferred sync) ----
+
+  private syncsInFlight = 0;
+  private closeFdAfterSyncs = false;
+
+  sync(done: (err: Error | null) => void): void {
+    const fd = this.walFd;
+    if (fd === null) return queueMicrotask(() => done(null));
+    this.syncsInFlight++;
+    fdatasync(fd, (err) => {
+      // closed meanwhile: the descriptor is closed only now, so that it is never reused under a sync
+      if (--this.syncsInFlight === 0 && this.closeFdAfterSyncs) closeSync(fd);
+      done(err);
+    });
+  }
+
+  syncNow(): void {
+    if (this.walFd !== null) fdatasyncSync(this.walFd);
   }
 
   private readonly appendBatch: (txns: readonly LoggedTxn[]) => void;
@@ -138,6 +181,7 @@ export class SqliteStore implements LogStore, EpochStore, SnapshotStore {
 
   truncateAfter(zxid: Zxid): void {
     this.stmts.truncate.run(zxid);
+    this.syncNow();
     this.cachedLastZxid = this.computeLastZxid();
   }
 
@@ -164,6 +208,7 @@ export class SqliteStore implements LogStore, EpochStore, SnapshotStore {
       this.stmts.setMeta.run('accepted_epoch', e.acceptedEpoch);
       this.stmts.setMeta.run('current_epoch', e.currentEpoch);
     })();
+    this.syncNow();
   }
 
   // ---- SnapshotStore ----
@@ -193,6 +238,7 @@ export class SqliteStore implements LogStore, EpochStore, SnapshotStore {
             this.stmts.setMeta.run('purged_up_to', zxid);
           }
         })();
+        this.syncNow();
         if (opts?.replaceHistory) this.cachedLastZxid = zxid;
         return { id, zxid, nodeCount, bytes, createdMs };
       },
@@ -227,5 +273,9 @@ export class SqliteStore implements LogStore, EpochStore, SnapshotStore {
       // closing anyway
     }
     this.db.close();
+    if (this.walFd !== null) {
+      if (this.syncsInFlight === 0) closeSync(this.walFd);
+      else this.closeFdAfterSyncs = true;
+    }
   }
 }

@@ -53,6 +53,11 @@ export interface ZabContext {
   truncate(zxid: Zxid): void;
   /** Replace history with the leader's snapshot. */
   installSnapshot(zxid: Zxid, chunks: readonly Uint8Array[]): void;
+  /**
+   * What follows goes into a new output, performed after everything emitted
+   * before it (its commits applied first): a SNAP is the tree as of its send.
+   */
+  barrier(): void;
   /** Go back to LOOKING. */
   lookForLeader(reason: string): void;
   /** The server starts (or stops) serving clients. */

@@ -218,7 +218,11 @@ export class Leader {
     });
     let from: Zxid;
     if (plan.mode === 'SNAP') {
-      from = this.ctx.tree.lastProcessedZxid;
+      // The driver encodes the tree as it is when it sends this, which is after every commit
+      // emitted before it (the barrier) and before any after it: lastCommitted, which the tree
+      // reaches only then when effects are held for a deferred fsync (core/effects.ts).
+      this.ctx.barrier();
+      from = this.lastCommitted;
       this.ctx.send(l.id, { type: 'SNAP', epoch, zxid: from, chunks: [] });
     } else if (plan.mode === 'DIFF') {
       from = plan.from;

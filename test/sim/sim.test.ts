@@ -1,9 +1,11 @@
 // Deterministic simulation of 3- and 5-server ensembles under crashes (also right
 // after an fsync before sending, and in the middle of a log append), partitions,
 // restarts and duplicated deliveries, checked for ZAB's invariants as it runs and
-// for liveness after healing. A failure names its seed;
-// `npm run sim -- --seed N --verbose` replays it exactly. CI runs 510 seeds;
-// ZG_SIM_SEEDS=5000 npm test (or npm run sim -- --seeds 1-5000) runs more.
+// for liveness after healing; and the same with the log's fsync deferred off the
+// event loop (the server's default), with power cuts that lose what no fsync
+// covered. A failure names its seed; `npm run sim -- --seed N --verbose
+// [--deferred-sync]` replays it exactly. CI runs 740 seeds; ZG_SIM_SEEDS=5000
+// npm test (or npm run sim -- --seeds 1-5000) runs more.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { World } from './world.ts';
@@ -14,6 +16,8 @@ const plans = [
   { name: '3 servers', servers: 3, seeds: Math.round(SEEDS * 2 / 3), duplicate: 0 },
   { name: '3 servers, duplicated deliveries', servers: 3, seeds: Math.round(SEEDS / 3), duplicate: 0.05 },
   { name: '5 servers', servers: 5, seeds: Math.max(10, Math.round(SEEDS * 2 / 15)), duplicate: 0 },
+  { name: '3 servers, deferred fsync, power cuts', servers: 3, seeds: Math.round(SEEDS * 4 / 9), duplicate: 0, deferredSync: true },
+  { name: '5 servers, deferred fsync, power cuts', servers: 5, seeds: Math.max(10, Math.round(SEEDS / 15)), duplicate: 0, deferredSync: true },
 ];
 
 for (const plan of plans) {
@@ -21,8 +25,9 @@ for (const plan of plans) {
     let acked = 0;
     const failed: string[] = [];
     for (let i = 1; i <= plan.seeds; i++) {
-      const seed = i + plan.servers * 100_000 + (plan.duplicate > 0 ? 50_000 : 0);
-      const w = new World({ seed, servers: plan.servers, faultMs: 5000, healMs: 8000, duplicate: plan.duplicate });
+      const deferredSync = plan.deferredSync ?? false;
+      const seed = i + plan.servers * 100_000 + (plan.duplicate > 0 ? 50_000 : 0) + (deferredSync ? 20_000 : 0);
+      const w = new World({ seed, servers: plan.servers, faultMs: 5000, healMs: 8000, duplicate: plan.duplicate, deferredSync });
       try {
         w.run();
         acked += w.summary().acked;
@@ -36,10 +41,12 @@ for (const plan of plans) {
 }
 
 test('the same seed replays the same run', () => {
-  const a = new World({ seed: 42, servers: 3, faultMs: 4000, healMs: 8000 });
-  const b = new World({ seed: 42, servers: 3, faultMs: 4000, healMs: 8000 });
-  a.run();
-  b.run();
-  assert.deepEqual(a.trace, b.trace);
-  assert.deepEqual(a.summary(), b.summary());
+  for (const deferredSync of [false, true]) {
+    const a = new World({ seed: 42, servers: 3, faultMs: 4000, healMs: 8000, deferredSync });
+    const b = new World({ seed: 42, servers: 3, faultMs: 4000, healMs: 8000, deferredSync });
+    a.run();
+    b.run();
+    assert.deepEqual(a.trace, b.trace);
+    assert.deepEqual(a.summary(), b.summary());
+  }
 });

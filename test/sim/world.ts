@@ -4,7 +4,7 @@
 // and a tick loop. After steps it checks ZAB's invariants (Zab.tla's
 // Agreement/Integrity/TotalOrder/PrimaryIntegrity, as seen from outside);
 // after healing, liveness. The seed replays a run exactly.
-import { drain, type EffectTarget } from '../../core/effects.ts';
+import { EffectRunner, type EffectTarget, type LogSync } from '../../core/effects.ts';
 import { ZkError } from '../../core/errors.ts';
 import type { ServerId, Zxid } from '../../core/ids.ts';
 import type { PeerMessage } from '../../core/messages.ts';
@@ -53,6 +53,9 @@ class SimNode {
   /** Fault: die in the middle of the next log append: the batch is lost whole (SQLite's torn tail is a lost transaction). */
   tornAppend = false;
   dying = false;
+  runner!: EffectRunner;
+  /** Deferred syncs in flight (deferred-sync worlds): each completes at `at`, if this incarnation still runs. */
+  syncs: Array<{ at: number; incarnation: number; seq: number; done: (err: Error | null) => void }> = [];
   /** Whether what the server had sent before it crashed still arrives (null: the world's PRNG decides). */
   flushOnCrash: boolean | null = null;
   private nextToken = 1;
@@ -77,6 +80,14 @@ export interface WorldOptions {
   /** The servers' tick and election finalize wait (default 100 and 30 ms: fast simulations). */
   readonly tickMs?: number;
   readonly finalizeWaitMs?: number;
+  /**
+   * Servers fsync their log off the event loop, as the real server does by default
+   * (core/effects.ts EffectRunner over SqliteStore's deferred sync): a sync takes
+   * 1-12 simulated ms while messages and ticks go on, a crash keeps only a
+   * random prefix of what no sync covered, and power cuts take every server down
+   * at once. Otherwise an append is durable at once.
+   */
+  readonly deferredSync?: boolean;
 }
 
 const txnKey = (t: LoggedTxn) => Buffer.from(encodeLoggedTxn(t)).toString('base64');
@@ -102,7 +113,11 @@ export class World {
       voters, tickMs: opts.tickMs ?? 100, initLimitTicks: 10, syncLimitTicks: 5, minSessionTimeoutMs: 200, maxSessionTimeoutMs: 2000,
       maxExpiredDeletesPerTick: 100, maxDiffTxns: 40, finalizeWaitMs: opts.finalizeWaitMs ?? 30, maxNotifyIntervalMs: 400,
     };
-    for (const id of voters) this.nodes.set(id, new SimNode(id, new MemoryStore()));
+    for (const id of voters) {
+      const store = new MemoryStore();
+      if (opts.deferredSync) store.deferSync();
+      this.nodes.set(id, new SimNode(id, store));
+    }
     for (const id of voters) this.boot(id);
   }
 
@@ -138,6 +153,11 @@ export class World {
       committed: (server, logged) => this.recordCommit(server, logged),
       established: (server, epoch, zxid) => this.checkPrimaryIntegrity(server, epoch, zxid),
     };
+    n.syncs = [];
+    n.runner = new EffectRunner(this.target(n), this.opts.deferredSync ? this.logSync(n) : null, {
+      resume: () => this.pump(n),
+      fail: (e) => this.fail(`${n.id}: effects failed: ${e.message}`),
+    });
     n.up = true;
     this.say(`boot ${id} (incarnation ${n.incarnation}, log to ${n.store.lastZxid().toString(16)})`);
     n.replica.start(this.now);
@@ -163,6 +183,14 @@ export class World {
     const flush = n.flushOnCrash ?? this.rnd(2) === 0;
     n.flushOnCrash = null;
     n.up = false;
+    n.runner.stop();
+    const unsynced = n.store.unsynced;
+    if (unsynced > 0) {
+      // a power cut: of what no fsync covered, a prefix survives (all of it when only the process died)
+      const keep = this.rnd(2) === 0 ? 0 : this.rnd(unsynced + 1);
+      this.say(`${id} loses ${unsynced - keep} of ${unsynced} unsynced log entries`);
+      n.store.loseUnsynced(keep);
+    }
     for (const op of n.waiting.values()) op.outcome ??= { ok: false, code: 'ConnectionLost' };
     n.waiting.clear();
     if (flush) this.flushFrom(id);
@@ -257,10 +285,38 @@ export class World {
     };
   }
 
+  /** The simulated disk's deferred fsync: it covers what was written when it started. */
+  private logSync(n: SimNode): LogSync {
+    return {
+      sync: (done) => { n.syncs.push({ at: this.now + 1 + this.rnd(12), incarnation: n.incarnation, seq: n.store.writeSeq, done }); },
+      syncNow: () => n.store.markDurable(),
+    };
+  }
+
+  private completeSyncs(): void {
+    for (const n of this.nodes.values()) {
+      while (n.syncs.length > 0 && n.syncs[0]!.at <= this.now) {
+        const s = n.syncs.shift()!;
+        if (!n.up || s.incarnation !== n.incarnation) continue;
+        n.store.markDurable(s.seq);
+        s.done(null);
+      }
+    }
+  }
+
+  /** Deferred sync: a server applies (and answers) nothing its own log does not hold durably. */
+  private checkAppliedDurable(): void {
+    for (const n of this.nodes.values()) {
+      if (n.up && n.tree.lastProcessedZxid > n.store.lastDurableZxid()) {
+        this.fail(`${n.id} applied ${n.tree.lastProcessedZxid.toString(16)} but its log is durable only to ${n.store.lastDurableZxid().toString(16)}`);
+      }
+    }
+  }
+
   pump(n: SimNode): void {
     if (!n.up) return;
     try {
-      drain(this.target(n));
+      n.runner.drain();
     } catch (e) {
       if (!(e instanceof TornWrite)) throw e;
     }
@@ -410,6 +466,8 @@ export class World {
     this.steps++;
     this.now += 1 + this.rnd(5);
     this.deliverDue();
+    this.completeSyncs();
+    if (this.opts.deferredSync) this.checkAppliedDurable();
     if (this.now % 25 < 5) {
       for (const n of this.nodes.values()) {
         if (!n.up) continue;
@@ -442,6 +500,10 @@ export class World {
     } else if (r < 96) {
       const a = pick();
       if (this.nodes.get(a)!.up && down.length < Math.floor((ids.length - 1) / 2) + 1) this.nodes.get(a)!.tornAppend = true;
+    } else if (this.opts.deferredSync) {
+      // a power cut: every server at once, each keeping only part of what it had not synced
+      this.say('power cut');
+      for (const id of ids) this.crash(id);
     } else {
       // isolate one server from everyone
       const a = pick();

@@ -97,13 +97,19 @@ function suite(name: string, make: () => { store: Store; cleanup(): void }) {
 }
 
 suite('MemoryStore', () => ({ store: new MemoryStore(), cleanup: () => {} }));
+suite('MemoryStore, deferred sync', () => {
+  const store = new MemoryStore();
+  store.deferSync();
+  return { store, cleanup: () => {} };
+});
 
-function sqlite() {
+function sqlite(opts: { deferSync?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'zoogate-store-'));
-  const store = new SqliteStore(join(dir, 'z.db'));
+  const store = new SqliteStore(join(dir, 'z.db'), opts);
   return { store, dir, cleanup: () => { store.close(); rmSync(dir, { recursive: true, force: true }); } };
 }
 suite('SqliteStore', () => sqlite());
+suite('SqliteStore, deferred sync', () => sqlite({ deferSync: true }));
 
 describe('SqliteStore on disk', () => {
   test('everything survives a reopen; a snapshot left unfinished by a crash is removed', () => {
