@@ -56,11 +56,15 @@ export interface ServerConfig {
   readonly superDigest: string | null;
   readonly logLevel: 'silent' | 'error' | 'info' | 'debug';
   /**
-   * How the transaction log reaches the disk. `deferred`: SQLite writes the WAL
-   * on append and the fdatasync runs on libuv's thread pool while the event loop
-   * goes on; nothing that depends on the append (its ACK, its commit, its answer)
-   * happens before the fsync completes (core/effects.ts EffectRunner). `inline`:
-   * every append is a SQLite commit with its fsync, on the event loop.
+   * How the transaction log reaches the disk. `inline` (default): every append
+   * is a SQLite commit with its fsync, on the event loop. `deferred`: SQLite
+   * writes the WAL on append and the fdatasync runs on libuv's thread pool while
+   * the event loop goes on; nothing that depends on the append (its ACK, its
+   * commit, its answer) happens before the fsync completes (core/effects.ts
+   * EffectRunner). On the bench machine (2 shared cores, fsync ~0.1-0.8 ms)
+   * deferred was no faster: the CPU, not the blocked loop, is the limit there,
+   * and the thread-pool round trip lengthens a follower's ACK (bench/RESULTS.md,
+   * "Log fsync"); a disk with millisecond fsyncs is where it should pay.
    */
   readonly logSync: 'deferred' | 'inline';
   /** Chaos tests only (ZOOGATE_FAULT_FILE): a file whose presence makes log appends fail. */
@@ -94,7 +98,7 @@ const SETTINGS = {
   clientBuffer: { flag: 'client-buffer-bytes', env: 'ZOOGATE_CLIENT_BUFFER_BYTES', def: '8388608', help: 'unread bytes after which a WebSocket/SSE client is cut off' },
   superDigest: { flag: 'super-digest', env: 'ZOOGATE_SUPER_DIGEST', def: null, help: 'user:base64(sha1(user:password)) of the superuser' },
   logLevel: { flag: 'log-level', env: 'ZOOGATE_LOG_LEVEL', def: 'info', help: 'silent, error, info or debug' },
-  logSync: { flag: 'log-sync', env: 'ZOOGATE_LOG_SYNC', def: 'deferred', help: 'log fsync off the event loop (deferred) or on it (inline); both durable before any ack' },
+  logSync: { flag: 'log-sync', env: 'ZOOGATE_LOG_SYNC', def: 'inline', help: 'log fsync on the event loop (inline) or on the thread pool (deferred); durable before any ack either way' },
 } as const satisfies Record<string, Setting>;
 
 export class ConfigError extends Error {

@@ -177,8 +177,9 @@ function needsBarrier(out: Output): boolean {
  * nothing acknowledges, and nothing is applied or answered, before the log
  * it depends on is durable. Messages that vouch for nothing (a leader's
  * PROPOSAL and COMMIT, a follower's forwarded REQUEST) leave at once, as
- * performOutput's broadcast does, when no earlier message is held (each peer's
- * messages stay in order). Outputs with epochs, a truncation, a snapshot to
+ * performOutput's broadcast does, when no earlier message is still held (each
+ * peer's messages stay in order; a held output whose messages already left,
+ * waiting only to tell core its append is logged, holds nothing back). Outputs with epochs, a truncation, a snapshot to
  * install or a SNAP to send are performed whole: everything held is synced on
  * the spot and completed first, and so is their own append.
  * Without a LogSync (append durable on return) it is performOutput in a loop.
@@ -186,6 +187,8 @@ function needsBarrier(out: Output): boolean {
 export class EffectRunner {
   private readonly sendQueue: Held[] = [];
   private readonly applyQueue: Held[] = [];
+  /** Entries of sendQueue whose messages have not left yet (the others only wait to tell core what is logged). */
+  private heldSends = 0;
   private written: Zxid;
   private durable: Zxid;
   private syncing = false;
@@ -225,14 +228,17 @@ export class EffectRunner {
   private perform(out: Output): void {
     if (this.logSync === null) return performOutput(out, this.t);
     if (needsBarrier(out)) return this.performWhole(out);
-    const early = this.sendQueue.length === 0 && sendsVouchForNothing(out);
+    const early = this.heldSends === 0 && sendsVouchForNothing(out);
     if (early) this.t.send(out.sends);
     persist(out, this.t);
     if (out.txns.length > 0) this.written = out.txns[out.txns.length - 1]!.zxid;
     if (out.txns.length > 0 || (!early && out.sends.length > 0)) {
       const h = { out, needs: this.written, sentEarly: early };
       if (this.sendQueue.length === 0 && h.needs <= this.durable) acknowledgeAndSend(out, early, this.t);
-      else this.sendQueue.push(h);
+      else {
+        this.sendQueue.push(h);
+        if (!early && out.sends.length > 0) this.heldSends++;
+      }
     }
     if (out.commits.length > 0 || out.replies.length > 0 || out.roleChanged) {
       const h = { out, needs: out.commits.length > 0 ? out.commits[out.commits.length - 1]!.logged.zxid : 0, sentEarly: early };
@@ -281,6 +287,7 @@ export class EffectRunner {
   private release(): void {
     while (this.sendQueue.length > 0 && this.sendQueue[0]!.needs <= this.durable && !this.stopped) {
       const h = this.sendQueue.shift()!;
+      if (!h.sentEarly && h.out.sends.length > 0) this.heldSends--;
       acknowledgeAndSend(h.out, h.sentEarly, this.t);
     }
     while (this.applyQueue.length > 0 && this.applyQueue[0]!.needs <= this.durable && !this.stopped) apply(this.applyQueue.shift()!.out, this.t);
