@@ -17,7 +17,7 @@ const SCHEMA_VERSION = 1;
  * batch append is one fsync however many client writes it carries (group
  * commit). better-sqlite3 is synchronous; a returned call is a durable change.
  *
- * With `deferSync` (the server's default, --log-sync=deferred) the log's fsync
+ * With `deferSync` (the server's --log-sync=deferred) the log's fsync
  * leaves the event loop: synchronous=NORMAL, so an append only writes its WAL
  * frames (atomic: a crash keeps a prefix of whole commits, SQLite's checksummed
  * WAL recovery), and `sync()` runs fdatasync on the WAL file on libuv's thread

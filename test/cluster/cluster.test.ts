@@ -7,14 +7,15 @@ import { WsTestClient } from '../support/ws-client.ts';
 const post = (url: string, path: string, body = '') => fetch(`${url}/znodes${path}`, { method: 'POST', body }).then(async (r) => ({ status: r.status, body: await r.json().catch(() => null) }));
 const get = (url: string, path: string) => fetch(`${url}/znodes${path}`).then(async (r) => ({ status: r.status, body: (await r.json().catch(() => null)) as { data?: string; error?: { code: string } } | null }));
 
-describe('a 3-server ensemble', { timeout: 180_000 }, () => {
+// Once with the log's fsync on the event loop (the default) and once on the thread pool (--log-sync=deferred).
+for (const logSync of ['inline', 'deferred'] as const) describe(`a 3-server ensemble, --log-sync=${logSync}`, { timeout: 180_000 }, () => {
   let c: ProcessCluster;
   let leader: number;
   const followers = () => [1, 2, 3].filter((i) => i !== leader);
 
   before(async () => {
     // small snapshots so that a server down for a while is synchronised by SNAP
-    c = await new ProcessCluster(3, ['--snapshot-every', '200', '--snapshot-retain', '1']).init();
+    c = await new ProcessCluster(3, ['--snapshot-every', '200', '--snapshot-retain', '1', '--log-sync', logSync]).init();
     c.startAll();
     leader = await c.waitStable();
   });
@@ -23,6 +24,7 @@ describe('a 3-server ensemble', { timeout: 180_000 }, () => {
   test('elects one leader; a write on a follower is read back on every server', async () => {
     const views = await Promise.all([1, 2, 3].map((i) => c.cluster(i)));
     assert.deepEqual(views.map((v) => v!.state).sort(), ['FOLLOWING', 'FOLLOWING', 'LEADING']);
+    for (const m of c.members) assert.equal(((await (await fetch(`${m.url}/commands/conf`)).json()) as { log_sync: string }).log_sync, logSync);
     const f = followers()[0]!;
     const w = await post(c.member(f).url, '/written-on-follower', 'hello');
     assert.equal(w.status, 201);

@@ -2,7 +2,7 @@
 // after an fsync before sending, and in the middle of a log append), partitions,
 // restarts and duplicated deliveries, checked for ZAB's invariants as it runs and
 // for liveness after healing; and the same with the log's fsync deferred off the
-// event loop (the server's default), with power cuts that lose what no fsync
+// event loop (--log-sync=deferred), with power cuts that lose what no fsync
 // covered. A failure names its seed; `npm run sim -- --seed N --verbose
 // [--deferred-sync]` replays it exactly. CI runs 740 seeds; ZG_SIM_SEEDS=5000
 // npm test (or npm run sim -- --seeds 1-5000) runs more.

@@ -81,8 +81,8 @@ export interface WorldOptions {
   readonly tickMs?: number;
   readonly finalizeWaitMs?: number;
   /**
-   * Servers fsync their log off the event loop, as the real server does by default
-   * (core/effects.ts EffectRunner over SqliteStore's deferred sync): a sync takes
+   * Servers fsync their log off the event loop, as the real server does with
+   * --log-sync=deferred (core/effects.ts EffectRunner over SqliteStore's deferred sync): a sync takes
    * 1-12 simulated ms while messages and ticks go on, a crash keeps only a
    * random prefix of what no sync covered, and power cuts take every server down
    * at once. Otherwise an append is durable at once.
