@@ -62,7 +62,8 @@ export interface ServerConfig {
    * the event loop goes on; nothing that depends on the append (its ACK, its
    * commit, its answer) happens before the fsync completes (core/effects.ts
    * EffectRunner). On the bench machine (2 shared cores, fsync ~0.1-0.8 ms)
-   * deferred was no faster: the CPU, not the blocked loop, is the limit there,
+   * deferred was slower at 1 and 16 writes in flight and level to 9 % faster
+   * at 64: the CPU, not the blocked loop, is the limit there,
    * and the thread-pool round trip lengthens a follower's ACK (bench/RESULTS.md,
    * "Log fsync"); a disk with millisecond fsyncs is where it should pay.
    */
