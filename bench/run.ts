@@ -853,6 +853,23 @@ async function partClusterProf() {
   results.cprof = out;
 }
 
+/** One kit run on a fresh 3-node ZooGate ensemble whose servers get `env` on top of the usual; its JSON. */
+async function freshZoogateRun(env: Record<string, string>, o: Parameters<typeof runKitCluster>[1]): Promise<any> {
+  const base = await makeCluster('zoogate');
+  const c: Cluster = { ...base, env: { ...base.env, ...env } };
+  await startCluster(c);
+  try {
+    return (await runKitCluster(c, o)).json;
+  } finally {
+    await cleanCluster(c);
+  }
+}
+
+/** An A/B table cell: each round's run as `ops/s (p50 / p99 ms)`, '–' for a missing one. */
+function roundsCell(xs: any[]): string {
+  return xs.map((x) => (x ? `${fmtInt(x.ops_per_s)} (${fmtMs(x.latency_ms.p50)} / ${fmtMs(x.latency_ms.p99)})` : '–')).join('; ');
+}
+
 /**
  * The young generation A/B: SERVER_NODE_FLAGS (--max-semi-space-size=64) against V8's default, on
  * fresh 3-node ensembles, reads over the WebSocket from a follower at 16 and 64 in flight (where the
@@ -863,14 +880,7 @@ async function partGen() {
   for (let r = 1; r <= 2; r++) {
     const round: any = {};
     for (const [name, flags] of [['flags', out.flags], ['default', '']] as const) {
-      const base = await makeCluster('zoogate');
-      const c: Cluster = { ...base, env: { ...base.env, ZG_NODE_FLAGS: flags } };
-      await startCluster(c);
-      try {
-        round[name] = (await runKitCluster(c, { target: 'zoogate-ws', label: `zoogate-3node-gen-${name}-r${r}`, scenarios: 'read', concurrency: '16,64' })).json;
-      } finally {
-        await cleanCluster(c);
-      }
+      round[name] = await freshZoogateRun({ ZG_NODE_FLAGS: flags }, { target: 'zoogate-ws', label: `zoogate-3node-gen-${name}-r${r}`, scenarios: 'read', concurrency: '16,64' });
     }
     out.rounds.push(round);
   }
@@ -888,14 +898,7 @@ async function partLogSync() {
     const round: any = {};
     for (const mode of ['inline', 'deferred'] as const) {
       for (const target of ['zoogate-rest', 'zoogate-ws'] as const) {
-        const base = await makeCluster('zoogate');
-        const c: Cluster = { ...base, env: { ...base.env, ZOOGATE_LOG_SYNC: mode } };
-        await startCluster(c);
-        try {
-          round[`${mode}-${target}`] = (await runKitCluster(c, { target, label: `zoogate-3node-logsync-${mode}-${target}-r${r}`, scenarios: 'write', concurrency: '1,16,64' })).json;
-        } finally {
-          await cleanCluster(c);
-        }
+        round[`${mode}-${target}`] = await freshZoogateRun({ ZOOGATE_LOG_SYNC: mode }, { target, label: `zoogate-3node-logsync-${mode}-${target}-r${r}`, scenarios: 'write', concurrency: '1,16,64' });
       }
     }
     out.rounds.push(round);
@@ -916,8 +919,7 @@ function renderLogSync(L: string[]) {
     for (const c of [1, 16, 64]) {
       const a = g.rounds.map((r: any) => runOf(r[`inline-${target}`], 'write', c));
       const b = g.rounds.map((r: any) => runOf(r[`deferred-${target}`], 'write', c));
-      const cell = (xs: any[]) => xs.map((x) => (x ? `${fmtInt(x.ops_per_s)} (${fmtMs(x.latency_ms.p50)} / ${fmtMs(x.latency_ms.p99)})` : '–')).join('; ');
-      L.push(`| ${target === 'zoogate-rest' ? 'REST' : 'WebSocket'} | ${c} | ${cell(a)} | ${cell(b)} | ${a.map((x: any, i: number) => ratio(b[i]?.ops_per_s, x?.ops_per_s)).join(', ')} |`);
+      L.push(`| ${target === 'zoogate-rest' ? 'REST' : 'WebSocket'} | ${c} | ${roundsCell(a)} | ${roundsCell(b)} | ${a.map((x: any, i: number) => ratio(b[i]?.ops_per_s, x?.ops_per_s)).join(', ')} |`);
     }
   }
   L.push('');
@@ -935,8 +937,7 @@ function renderGen(L: string[]) {
   for (const c of [16, 64]) {
     const a = g.rounds.map((r: any) => runOf(r.flags, 'read', c));
     const b = g.rounds.map((r: any) => runOf(r.default, 'read', c));
-    const cell = (xs: any[]) => xs.map((x) => (x ? `${fmtInt(x.ops_per_s)} (${fmtMs(x.latency_ms.p50)} / ${fmtMs(x.latency_ms.p99)})` : '–')).join('; ');
-    L.push(`| ${c} | ${cell(a)} | ${cell(b)} | ${a.map((x: any, i: number) => ratio(b[i]?.latency_ms?.p99, x?.latency_ms?.p99)).join(', ')} |`);
+    L.push(`| ${c} | ${roundsCell(a)} | ${roundsCell(b)} | ${a.map((x: any, i: number) => ratio(b[i]?.latency_ms?.p99, x?.latency_ms?.p99)).join(', ')} |`);
   }
   L.push('');
 }
