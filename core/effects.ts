@@ -151,6 +151,10 @@ export interface LogSync {
 interface Held {
   readonly out: Output;
   readonly needs: Zxid;
+}
+
+/** ... and, on the acknowledge-and-send stream, whether its messages already left. */
+interface HeldSend extends Held {
   readonly sentEarly: boolean;
 }
 
@@ -179,13 +183,14 @@ function needsBarrier(out: Output): boolean {
  * PROPOSAL and COMMIT, a follower's forwarded REQUEST) leave at once, as
  * performOutput's broadcast does, when no earlier message is still held (each
  * peer's messages stay in order; a held output whose messages already left,
- * waiting only to tell core its append is logged, holds nothing back). Outputs with epochs, a truncation, a snapshot to
- * install or a SNAP to send are performed whole: everything held is synced on
- * the spot and completed first, and so is their own append.
+ * waiting only to tell core its append is logged, holds nothing back).
+ * Outputs with epochs, a truncation, a snapshot to install or a SNAP to send
+ * are performed whole: everything held is synced on the spot and completed
+ * first, and so is their own append.
  * Without a LogSync (append durable on return) it is performOutput in a loop.
  */
 export class EffectRunner {
-  private readonly sendQueue: Held[] = [];
+  private readonly sendQueue: HeldSend[] = [];
   private readonly applyQueue: Held[] = [];
   /** Entries of sendQueue whose messages have not left yet (the others only wait to tell core what is logged). */
   private heldSends = 0;
@@ -241,7 +246,7 @@ export class EffectRunner {
       }
     }
     if (out.commits.length > 0 || out.replies.length > 0 || out.roleChanged) {
-      const h = { out, needs: out.commits.length > 0 ? out.commits[out.commits.length - 1]!.logged.zxid : 0, sentEarly: early };
+      const h = { out, needs: out.commits.length > 0 ? out.commits[out.commits.length - 1]!.logged.zxid : 0 };
       if (this.applyQueue.length === 0 && h.needs <= this.durable) apply(out, this.t);
       else this.applyQueue.push(h);
     }

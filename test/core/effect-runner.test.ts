@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EffectRunner, type EffectTarget, type LogSync } from '../../core/effects.ts';
-import { ZkError } from '../../core/errors.ts';
 import { Replica } from '../../core/replica.ts';
 import type { WriteRequest } from '../../core/request/requests.ts';
 import type { Applied } from '../../core/tree/apply-txn.ts';
@@ -13,9 +12,10 @@ import { MemoryStore } from '../../storage/memory-store.ts';
 import { restore } from '../../storage/restore.ts';
 import { TEST_REPLICA_CONFIG, utf8 } from '../support/core-harness.ts';
 
-function standalone() {
+/** A standalone server whose log syncs are deferred (completed by the test), or durable on append. */
+function standalone(deferred = true) {
   const store = new MemoryStore();
-  store.deferSync();
+  if (deferred) store.deferSync();
   const tree = restore(store, store).tree;
   const replica = new Replica(TEST_REPLICA_CONFIG, tree, { epochs: store.getEpochs(), lastLoggedZxid: store.lastZxid(), log: store });
   const answers: Array<{ token: number; zxid?: number; error?: string }> = [];
@@ -32,7 +32,7 @@ function standalone() {
     committed: (token, applied: Applied) => { if (token !== null) answers.push({ token, zxid: applied.zxid }); },
     replied: (r) => { answers.push({ token: r.token, error: 'error' in r ? r.error.code : undefined }); },
   };
-  const runner = new EffectRunner(target, logSync, { resume: () => runner.drain(), fail: (e) => failures.push(e) });
+  const runner = new EffectRunner(target, deferred ? logSync : null, { resume: () => runner.drain(), fail: (e) => failures.push(e) });
   let now = 1_000_000;
   replica.start(now);
   runner.drain();
@@ -125,19 +125,11 @@ test('a failed sync stops the runner: nothing held is applied or answered, and t
 });
 
 test('without a LogSync the runner is performOutput in a loop: durable on return, answered at once', () => {
-  const store = new MemoryStore();
-  const tree = restore(store, store).tree;
-  const replica = new Replica(TEST_REPLICA_CONFIG, tree, { epochs: store.getEpochs(), lastLoggedZxid: store.lastZxid(), log: store });
-  const answered: number[] = [];
-  const runner = new EffectRunner({
-    log: store, epochs: store, snapshots: store, tree, replica, reloadTree: () => {}, send: () => {},
-    committed: (token) => { if (token !== null) answered.push(token); },
-    replied: (r) => { throw 'error' in r ? r.error : new ZkError('SystemError', 'unexpected reply'); },
-  }, null, { resume: () => {}, fail: (e) => { throw e; } });
-  replica.start(1);
-  runner.drain();
-  replica.submit(create('/a'), { sessionId: null, auth: [] }, 7, 2);
-  runner.drain();
-  assert.deepEqual(answered, [7]);
-  assert.equal(runner.held, 0);
+  const w = standalone(false);
+  const t = w.submit(create('/a'));
+  assert.deepEqual(w.answers.map((a) => [a.token, a.error ?? 'ok']), [[t, 'ok']]);
+  assert.ok(w.tree.get('/a') !== undefined);
+  assert.equal(w.runner.held, 0);
+  assert.equal(w.syncs.length, 0, 'no sync is ever asked for');
+  assert.equal(w.failures.length, 0);
 });
