@@ -68,6 +68,15 @@ export interface ServerConfig {
    * "Log fsync"); a disk with millisecond fsyncs is where it should pay.
    */
   readonly logSync: 'deferred' | 'inline';
+  /**
+   * `on` (the default): as leader of a 3-server ensemble, tell each follower
+   * when its own log holds a proposal durably (LOGGED), so that the follower
+   * commits as soon as its log holds it too: the leader and it are a quorum.
+   * A write sent to a follower is answered without the round trip of the
+   * follower's ACK and the leader's COMMIT. `off`: ZooKeeper's message
+   * pattern exactly. See core/zab/leader.ts selfLogged.
+   */
+  readonly directCommit: boolean;
   /** Chaos tests only (ZOOGATE_FAULT_FILE): a file whose presence makes log appends fail. */
   readonly faultFile: string | null;
 }
@@ -99,6 +108,7 @@ const SETTINGS = {
   clientBuffer: { flag: 'client-buffer-bytes', env: 'ZOOGATE_CLIENT_BUFFER_BYTES', def: '8388608', help: 'unread bytes after which a WebSocket/SSE client is cut off' },
   superDigest: { flag: 'super-digest', env: 'ZOOGATE_SUPER_DIGEST', def: null, help: 'user:base64(sha1(user:password)) of the superuser' },
   logLevel: { flag: 'log-level', env: 'ZOOGATE_LOG_LEVEL', def: 'info', help: 'silent, error, info or debug' },
+  directCommit: { flag: 'direct-commit', env: 'ZOOGATE_DIRECT_COMMIT', def: 'on', help: 'on: a follower of a 3-server ensemble commits once it and the leader hold a write durably, without the ACK/COMMIT round trip; off: ZooKeeper\'s messages exactly' },
   logSync: { flag: 'log-sync', env: 'ZOOGATE_LOG_SYNC', def: 'inline', help: 'log fsync on the event loop (inline) or on the thread pool (deferred); durable before any ack either way' },
 } as const satisfies Record<string, Setting>;
 
@@ -143,6 +153,8 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   if (!['silent', 'error', 'info', 'debug'].includes(logLevel)) throw new ConfigError(`--log-level must be silent, error, info or debug`);
   const logSync = get(SETTINGS.logSync)!;
   if (logSync !== 'deferred' && logSync !== 'inline') throw new ConfigError('--log-sync must be deferred or inline');
+  const directCommit = get(SETTINGS.directCommit)!;
+  if (directCommit !== 'on' && directCommit !== 'off') throw new ConfigError('--direct-commit must be on or off');
   const superDigest = get(SETTINGS.superDigest);
   if (superDigest !== null && superDigest.split(':').length !== 2) throw new ConfigError('--super-digest must be user:base64(sha1(user:password))');
   const peers = parsePeers(get(SETTINGS.peers) ?? '');
@@ -172,6 +184,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     superDigest,
     logLevel: logLevel as ServerConfig['logLevel'],
     logSync,
+    directCommit: directCommit === 'on',
     faultFile: env.ZOOGATE_FAULT_FILE ?? null,
   };
   return { ...cfg, ...overrides };

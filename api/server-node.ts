@@ -453,6 +453,7 @@ export function zabConfig(cfg: ServerConfig, incarnation = randomInt(2 ** 47)): 
     maxDiffTxns: 100_000,
     finalizeWaitMs: Math.min(200, cfg.tickMs),
     maxNotifyIntervalMs: Math.max(400, Math.min(2000, cfg.tickMs)),
+    directCommit: cfg.directCommit,
     incarnation,
   };
 }

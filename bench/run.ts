@@ -19,6 +19,7 @@
  *   cprof        CPU profiles of the 3-node ZooGate write path over WS at C=64 (leader and follower)
  *   gen          the server's V8 flags against V8's defaults (3-node WS reads on a follower)
  *   logsync      --log-sync=inline against deferred (3-node writes over REST and WS at 1, 16, 64)
+ *   direct       --direct-commit=on against off (the same writes; on loopback, and with peers 1 ms apart)
  *
  *   Throughput: --rounds 2 (default) alternates ZooGate, ZooKeeper, ZooGate, ZooKeeper (fresh servers
  *   each time) with --duration 5 s measured per run, so slow drifts of this shared box hit both.
@@ -56,7 +57,7 @@ const SRC_PATHS = ['api', 'core', 'storage', 'cli', 'client', 'bin', 'package.js
 
 const { values: args } = parseArgs({
   options: {
-    only: { type: 'string', default: 'zg,zk,ws,prof,mem,cluster,watch,cprof,gen,logsync' },
+    only: { type: 'string', default: 'zg,zk,ws,prof,mem,cluster,watch,cprof,gen,logsync,direct' },
     duration: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '2' },
     warmup: { type: 'string', default: '2' },
@@ -87,7 +88,7 @@ const ALIASES: Record<string, string[]> = {
   rest: ['zg', 'zk'], standalone: ['zg', 'zk'], mem: ['memzg', 'memzk'], cluster: ['zg3', 'zk3', 'etcd3'],
   fanout: ['fanzg', 'fanzk'], watch: ['wl', 'fanzg', 'fanzk'],
 };
-const PARTS = ['zg', 'zk', 'ws', 'prof', 'memzg', 'memzk', 'zg3', 'zk3', 'etcd3', 'wl', 'fanzg', 'fanzk', 'cprof', 'gen', 'logsync'];
+const PARTS = ['zg', 'zk', 'ws', 'prof', 'memzg', 'memzk', 'zg3', 'zk3', 'etcd3', 'wl', 'fanzg', 'fanzk', 'cprof', 'gen', 'logsync', 'direct'];
 const only = new Set(args.only!.split(',').flatMap((p) => ALIASES[p] ?? [p]));
 for (const p of only) if (!PARTS.includes(p)) throw new Error(`unknown part ${p} (${PARTS.join(', ')}; aliases ${Object.keys(ALIASES).join(', ')})`);
 const FULL = PARTS.every((p) => only.has(p));
@@ -888,22 +889,41 @@ async function partGen() {
 }
 
 /**
- * Where the log's fsync runs (--log-sync): on the event loop (inline, the default) against
- * libuv's thread pool (deferred), on fresh 3-node ensembles, writes over REST and the WebSocket at
- * 1, 16 and 64 in flight, alternating, 2 rounds.
+ * Writes over REST and the WebSocket at 1, 16 and 64 in flight on fresh 3-node ensembles, once per
+ * setting of one server option (`envOf(mode)`), alternating, `rounds` rounds; a round's runs are
+ * keyed `${mode}-${target}`.
  */
-async function partLogSync() {
-  const out: any = { rounds: [] };
-  for (let r = 1; r <= 2; r++) {
+async function abWriteRounds(part: string, modes: readonly string[], envOf: (mode: string) => Record<string, string>, rounds: number): Promise<any[]> {
+  const out: any[] = [];
+  for (let r = 1; r <= rounds; r++) {
     const round: any = {};
-    for (const mode of ['inline', 'deferred'] as const) {
+    for (const mode of modes) {
       for (const target of ['zoogate-rest', 'zoogate-ws'] as const) {
-        round[`${mode}-${target}`] = await freshZoogateRun({ ZOOGATE_LOG_SYNC: mode }, { target, label: `zoogate-3node-logsync-${mode}-${target}-r${r}`, scenarios: 'write', concurrency: '1,16,64' });
+        round[`${mode}-${target}`] = await freshZoogateRun(envOf(mode), { target, label: `zoogate-3node-${part}-${mode}-${target}-r${r}`, scenarios: 'write', concurrency: '1,16,64' });
       }
     }
-    out.rounds.push(round);
+    out.push(round);
   }
-  results.logsync = out;
+  return out;
+}
+
+/** abWriteRounds' table: per API and C, both modes' rounds and mode b's ops/s over mode a's, per round. */
+function abWriteTable(L: string[], rounds: any[], a: string, b: string) {
+  L.push(`| API | C | ${a} | ${b} | **${b} / ${a} ops/s** |`);
+  L.push('|---|---:|---|---|---:|');
+  for (const target of ['zoogate-rest', 'zoogate-ws']) {
+    for (const c of [1, 16, 64]) {
+      const xa = rounds.map((r: any) => runOf(r[`${a}-${target}`], 'write', c));
+      const xb = rounds.map((r: any) => runOf(r[`${b}-${target}`], 'write', c));
+      L.push(`| ${target === 'zoogate-rest' ? 'REST' : 'WebSocket'} | ${c} | ${roundsCell(xa)} | ${roundsCell(xb)} | ${xa.map((x: any, i: number) => ratio(xb[i]?.ops_per_s, x?.ops_per_s)).join(', ')} |`);
+    }
+  }
+  L.push('');
+}
+
+/** Where the log's fsync runs (--log-sync): on the event loop (inline, the default) against libuv's thread pool (deferred). */
+async function partLogSync() {
+  results.logsync = { rounds: await abWriteRounds('logsync', ['inline', 'deferred'], (mode) => ({ ZOOGATE_LOG_SYNC: mode }), 2) };
 }
 
 function renderLogSync(L: string[]) {
@@ -913,16 +933,39 @@ function renderLogSync(L: string[]) {
   L.push('');
   L.push(`\`--log-sync=inline\` (the default: each append a \`synchronous=FULL\` SQLite commit on the event loop) against \`deferred\` (the WAL written on append, its fdatasync on libuv's thread pool, ACKs, commits and answers held until it completes: core/effects.ts EffectRunner). At 64 in flight the leader spent about 70 % of its wall time inside inline appends, so the question was whether freeing its loop helps. Fresh 3-node ensembles, the kit's write scenario, alternating, ${g.rounds.length} rounds. Cells: ops/s (p50 / p99 ms), per round.`);
   L.push('');
-  L.push('| API | C | inline | deferred | **deferred / inline ops/s** |');
-  L.push('|---|---:|---|---|---:|');
-  for (const target of ['zoogate-rest', 'zoogate-ws']) {
-    for (const c of [1, 16, 64]) {
-      const a = g.rounds.map((r: any) => runOf(r[`inline-${target}`], 'write', c));
-      const b = g.rounds.map((r: any) => runOf(r[`deferred-${target}`], 'write', c));
-      L.push(`| ${target === 'zoogate-rest' ? 'REST' : 'WebSocket'} | ${c} | ${roundsCell(a)} | ${roundsCell(b)} | ${a.map((x: any, i: number) => ratio(b[i]?.ops_per_s, x?.ops_per_s)).join(', ')} |`);
-    }
-  }
+  abWriteTable(L, g.rounds, 'inline', 'deferred');
+}
+
+/** Peers' bytes delayed this long each way in the second half of partDirectCommit. */
+const PEER_DELAY_MS = 1;
+
+/**
+ * --direct-commit on (the default: a follower commits on the leader's LOGGED) against off (ZooKeeper's
+ * ACK and COMMIT round trip): on loopback, 2 rounds, and with every peer byte delayed PEER_DELAY_MS
+ * each way through bench/delay-proxy.mjs (servers in different zones), 1 round.
+ */
+async function partDirectCommit() {
+  const envOf = (extra: Record<string, string>) => (mode: string) => ({ ZOOGATE_DIRECT_COMMIT: mode, ...extra });
+  results.direct = {
+    delayMs: PEER_DELAY_MS,
+    loopback: await abWriteRounds('direct', ['on', 'off'], envOf({}), 2),
+    delayed: await abWriteRounds(`direct-delay${PEER_DELAY_MS}`, ['on', 'off'], envOf({ ZG_PEER_DELAY_MS: String(PEER_DELAY_MS) }), 1),
+  };
+}
+
+function renderDirectCommit(L: string[]) {
+  const g = results.direct;
+  if (!g) return;
+  L.push('## Direct commit: a follower commits on the leader\'s LOGGED');
   L.push('');
+  L.push(`\`--direct-commit=on\` (the default) against \`off\`. With it, a leader whose own log holds a proposal durably says so to each follower it forms a quorum with (LOGGED; in a 3-server ensemble, every follower), and the follower commits once its own log holds it too, instead of waiting for its ACK to reach the leader and the COMMIT to come back: a write sent to a follower (the kit pins its client to one) is answered two peer hops sooner. Fresh 3-node ensembles, the kit's write scenario, alternating. Cells: ops/s (p50 / p99 ms), per round.`);
+  L.push('');
+  L.push(`On loopback (${g.loopback.length} rounds), where a peer hop is 0.1-0.3 ms and the servers' fsyncs finish about together:`);
+  L.push('');
+  abWriteTable(L, g.loopback, 'on', 'off');
+  L.push(`With every peer byte delayed ${g.delayMs} ms each way (\`ZG_PEER_DELAY_MS=${g.delayMs}\`: bench/delay-proxy.mjs between the servers, whose timers make it 1-2 ms; the client talks to its server directly), as servers in different zones, ${g.delayed.length} round:`);
+  L.push('');
+  abWriteTable(L, g.delayed, 'on', 'off');
 }
 
 function renderGen(L: string[]) {
@@ -1572,6 +1615,7 @@ function renderMarkdown(): string {
   renderClusterProf(L);
   renderGen(L);
   renderLogSync(L);
+  renderDirectCommit(L);
   return L.join('\n') + '\n';
 }
 
@@ -1622,6 +1666,7 @@ async function main() {
   await step('cprof', partClusterProf);
   await step('gen', partGen);
   await step('logsync', partLogSync);
+  await step('direct', partDirectCommit);
   await step('prof', partProf);
   await step('memzg', partMemZoogate);
   await step('memzk', partMemZk);

@@ -21,7 +21,11 @@
 # ZG_CPU_PROF_DIR (run each server under node --cpu-prof, profile in $ZG_CPU_PROF_DIR/node<i>;
 # written when the server exits on SIGTERM, i.e. `stop`), ZG_LOG_LEVEL (info: lifecycle lines only,
 # nothing per request), ZG_NODE_FLAGS (node's flags for the servers; default the server's own,
-# --max-semi-space-size=64; empty: V8's defaults). A random --secret is made once per ZG_BASE.
+# --max-semi-space-size=64; empty: V8's defaults), ZG_PEER_DELAY_MS (unset: servers talk directly;
+# set: through bench/delay-proxy.mjs, every peer byte delayed that long each way, as between zones;
+# relay ports ZG_PROXY_PORT_BASE (3000) + 10*from + to). Other ZOOGATE_* settings (e.g.
+# ZOOGATE_DIRECT_COMMIT) reach the servers through the environment. A random --secret is made once
+# per ZG_BASE.
 set -euo pipefail
 
 ROOT=${ZG_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
@@ -36,7 +40,26 @@ NODE_FLAGS=${ZG_NODE_FLAGS---max-semi-space-size=64}
 N=3
 
 client_port() { echo $((CPB + $1)); }
-peers() { local s="" i; for i in $(seq $N); do s+="${s:+,}$i=127.0.0.1:$((PPB + i))"; done; echo "$s"; }
+PXB=${ZG_PROXY_PORT_BASE:-3000}
+DELAY=${ZG_PEER_DELAY_MS:-}
+peer_port() { # from to: where server `from` reaches server `to`'s peer port
+  if [ -n "$DELAY" ] && [ "$1" != "$2" ]; then echo $((PXB + 10 * $1 + $2)); else echo $((PPB + $2)); fi
+}
+peers() { # id: the --peers list as server `id` sees it
+  local s="" j; for j in $(seq $N); do s+="${s:+,}$j=127.0.0.1:$(peer_port "$1" "$j")"; done; echo "$s"
+}
+
+start_proxy() {
+  [ -n "$DELAY" ] || return 0
+  alive "$BASE/proxy" && return 0
+  mkdir -p "$BASE/proxy"
+  local routes="" i j
+  for i in $(seq $N); do for j in $(seq $N); do [ "$i" != "$j" ] && routes+=" $(peer_port "$i" "$j")=$((PPB + j))"; done; done
+  : > "$BASE/proxy/proxy.log"
+  setsid bash -c "echo \$\$ > '$BASE/proxy/pid'; exec '$NODE' '$ROOT/bench/delay-proxy.mjs' --delay-ms $DELAY $routes" >> "$BASE/proxy/proxy.log" 2>&1 < /dev/null &
+  for _ in $(seq 100); do grep -q ready "$BASE/proxy/proxy.log" && return 0; sleep 0.05; done
+  echo "delay proxy did not start: $(cat "$BASE/proxy/proxy.log")" >&2; exit 1
+}
 
 secret() {
   mkdir -p "$BASE"
@@ -50,7 +73,7 @@ launch() { # id
   if [ -n "${ZG_CPU_PROF_DIR:-}" ]; then mkdir -p "$ZG_CPU_PROF_DIR/node$i"; prof="--cpu-prof --cpu-prof-dir=$ZG_CPU_PROF_DIR/node$i"; fi
   # setsid: own session, so the server outlives the calling shell; bash writes its PID, then execs node
   ZOOGATE_SECRET=$(secret) setsid bash -c "echo \$\$ > '$d/pid'; cd '$ROOT'; exec '$NODE' $NODE_FLAGS $prof --import tsx api/main.ts server \
-    --id $i --host 127.0.0.1 --port $(client_port "$i") --peer-port $((PPB + i)) --peers '$(peers)' \
+    --id $i --host 127.0.0.1 --port $(client_port "$i") --peer-port $((PPB + i)) --peers '$(peers "$i")' \
     --data-dir '$d/data' --tick-ms $TICK --log-level $LOGLEVEL" >> "$d/zoogate.log" 2>&1 < /dev/null &
   for _ in $(seq 50); do [ -s "$d/pid" ] && break; sleep 0.05; done
 }
@@ -97,14 +120,16 @@ stop_dir() { # dir label
 cmd=${1:-}
 case "$cmd" in
   start)
+    start_proxy
     for i in $(seq $N); do start_node "$i"; done
     for i in $(seq $N); do wait_ready "$(client_port "$i")"; done
     "$0" status ;;
-  start-node) start_node "$2"; wait_ready "$(client_port "$2")" ;;
+  start-node) start_proxy; start_node "$2"; wait_ready "$(client_port "$2")" ;;
   stop)
     # all three at once (a leader that outlives its followers would log its way through LOOKING)
     for i in $(seq $N); do d="$BASE/node$i"; alive "$d" && kill "$(cat "$d/pid")" 2>/dev/null || true; done
-    for i in $(seq $N); do stop_dir "$BASE/node$i" "node$i"; done ;;
+    for i in $(seq $N); do stop_dir "$BASE/node$i" "node$i"; done
+    stop_dir "$BASE/proxy" "delay proxy" ;;
   kill-node)
     d="$BASE/node$2"; p=$(cat "$d/pid"); kill -9 "$p"; rm -f "$d/pid"; echo "node$2 killed (pid $p)" ;;
   status)
@@ -127,5 +152,5 @@ case "$cmd" in
       sed -n 's/.*"time":\([0-9]*\).*/\1/p' | sort -n | awk -v s="$2" '$1 > s { print; exit }'; } || true ;;
   clean)
     "$0" stop; rm -rf "$BASE" ;;
-  *) sed -n '2,28p' "$0"; exit 1 ;;
+  *) sed -n '2,32p' "$0"; exit 1 ;;
 esac

@@ -9,7 +9,7 @@ import { readAcl, readTxn, writeAcl, writeTxn } from './txn-codec.ts';
  * input throws CodecError; the transport drops such a message and counts it.
  */
 const VERSION = 1;
-const TAGS = ['VOTE', 'CEPOCH', 'NEWEPOCH', 'ACKEPOCH', 'DIFF', 'TRUNC', 'SNAP', 'NEWLEADER', 'ACKLD', 'UPTODATE', 'PROPOSAL', 'ACK', 'COMMIT', 'PING', 'REQUEST', 'REPLY', 'SYNC', 'SYNCED'] as const;
+const TAGS = ['VOTE', 'CEPOCH', 'NEWEPOCH', 'ACKEPOCH', 'DIFF', 'TRUNC', 'SNAP', 'NEWLEADER', 'ACKLD', 'UPTODATE', 'PROPOSAL', 'ACK', 'COMMIT', 'PING', 'REQUEST', 'REPLY', 'SYNC', 'SYNCED', 'LOGGED'] as const;
 const STATES: readonly PeerState[] = ['LOOKING', 'FOLLOWING', 'LEADING'];
 const WRITE_OPS = ['create', 'set', 'delete', 'setACL', 'multi', 'createSession', 'closeSession', 'expireSession', 'deleteExpired'] as const;
 
@@ -38,6 +38,7 @@ export function encodePeerMessage(m: PeerMessage, w = new BinaryWriter()): Uint8
     case 'ACKLD':
     case 'ACK':
     case 'COMMIT':
+    case 'LOGGED':
       w.num(m.epoch).num(m.zxid);
       break;
     case 'SNAP':
@@ -110,6 +111,7 @@ export function decodePeerMessage(bytes: Uint8Array): PeerMessage {
     case 'ACKLD':
     case 'ACK':
     case 'COMMIT':
+    case 'LOGGED':
       m = { type, epoch: r.num(), zxid: r.num() };
       break;
     case 'SNAP': {

@@ -50,6 +50,14 @@ export type PeerMessage =
   | { readonly type: 'ACK'; readonly epoch: Epoch; readonly zxid: Zxid }
   | { readonly type: 'COMMIT'; readonly epoch: Epoch; readonly zxid: Zxid }
   /**
+   * Leader → follower, sent once the leader's own log holds everything up to
+   * zxid durably, only where the leader and that follower alone are a quorum
+   * (a 3-server ensemble): the follower commits up to zxid as its own log
+   * holds it, without waiting for the leader to count its ACK and send
+   * COMMIT. Not in ZooKeeper: see Leader.selfLogged.
+   */
+  | { readonly type: 'LOGGED'; readonly epoch: Epoch; readonly zxid: Zxid }
+  /**
    * Leader → follower heartbeat with a round number and the leader's view of
    * the ensemble; the reply echoes the round with the sessions touched at the
    * follower and the zxid it has applied.

@@ -305,6 +305,7 @@ export class Replica implements ZabContext {
   /** The log is durable up to `zxid` here. */
   logged(zxid: Zxid): void {
     this.leader?.selfLogged(zxid);
+    this.follower?.selfLogged(zxid);
   }
 
   /** The tree includes `zxid`; returns the failures and syncs that waited for it. */

@@ -95,7 +95,7 @@ export async function command(x: Exchange, name: string): Promise<void> {
         min_session_timeout: x.cfg.minSessionTimeoutMs, max_session_timeout: x.cfg.maxSessionTimeoutMs,
         snap_count: x.cfg.snapshotEveryTxnCount, autopurge_snap_retain_count: x.cfg.snapshotRetainCount,
         max_data_bytes: x.cfg.maxDataBytes, max_outstanding: x.cfg.maxOutstandingRequests, max_client_cnxns: x.cfg.maxClientConnections,
-        peers: Object.fromEntries(x.cfg.peers), authenticated_peers: x.cfg.secret !== null, log_sync: x.cfg.logSync,
+        peers: Object.fromEntries(x.cfg.peers), authenticated_peers: x.cfg.secret !== null, log_sync: x.cfg.logSync, direct_commit: x.cfg.directCommit,
       });
     case 'cons':
       return x.json(200, { ...base, connections: connections(x) });

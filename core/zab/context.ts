@@ -20,6 +20,8 @@ export interface ZabConfig {
   readonly maxDiffTxns: number;
   readonly finalizeWaitMs: number;
   readonly maxNotifyIntervalMs: number;
+  /** Leader: send LOGGED where it and one follower are a quorum (selfLogged). */
+  readonly directCommit: boolean;
   /** Distinguishes this run of the server from earlier ones in request origins. */
   readonly incarnation: number;
 }

@@ -34,6 +34,9 @@ export class Follower {
   /** Answers waiting for this server to apply a zxid (failures the leader reported, syncs). */
   private readonly deferred: Array<{ after: Zxid; reply: Reply }> = [];
   private readonly touched = new Set<SessionId>();
+  /** Up to where the leader's log is durable (LOGGED), and ours (logged()). */
+  private leaderLogged: Zxid = 0;
+  private durable: Zxid = 0;
   /** The ensemble as the leader last described it. */
   view: readonly MemberView[] = [];
 
@@ -82,7 +85,11 @@ export class Follower {
       case 'PROPOSAL':
         return this.followerProcessProposal(m.txn, m.origin);
       case 'COMMIT':
-        return this.followerProcessCommit(m.zxid);
+        return this.followerProcessCommit(m.zxid, false);
+      case 'LOGGED':
+        if (this.phase !== 'broadcast') return;
+        this.leaderLogged = Math.max(this.leaderLogged, m.zxid);
+        return this.commitLoggedByBoth();
       case 'NEWLEADER':
         return this.followerProcessNewLeader(m.epoch);
       case 'UPTODATE':
@@ -140,10 +147,28 @@ export class Follower {
     }
   }
 
-  private followerProcessCommit(zxid: Zxid): void {
+  /** Our own log has everything up to zxid durably (the driver's logged()). */
+  selfLogged(zxid: Zxid): void {
+    this.durable = Math.max(this.durable, zxid);
+    if (this.phase === 'broadcast') this.commitLoggedByBoth();
+  }
+
+  /**
+   * What both the leader's log (LOGGED) and ours hold durably is on a quorum
+   * (the leader sends LOGGED only where the two of us are one), so it is
+   * committed: apply it without waiting for COMMIT.
+   */
+  private commitLoggedByBoth(): void {
+    const upTo = Math.min(this.leaderLogged, this.durable);
+    if (this.pending.length > 0 && this.pending[0]!.zxid <= upTo) this.followerProcessCommit(upTo, true);
+  }
+
+  /** Applies the proposals up to zxid; `decided`: we concluded they are committed (LOGGED), the leader did not say so. */
+  private followerProcessCommit(zxid: Zxid, decided: boolean): void {
     if (this.phase === 'discovery') return;
     while (this.pending.length > 0 && this.pending[0]!.zxid <= zxid) {
       const t = this.pending.shift()!;
+      if (decided) this.ctx.observer?.committed(this.ctx.cfg.serverId, t);
       const token = this.originTokens.get(t.zxid) ?? null;
       if (token !== null) {
         this.originTokens.delete(t.zxid);

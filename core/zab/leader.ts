@@ -12,6 +12,8 @@ import { isQuorum } from './quorum.ts';
 import { planSync } from './sync-plan.ts';
 
 type LearnerPhase = 'cepoch' | 'ackepoch' | 'synced' | 'acked' | 'uptodate';
+/** Learners past their sync point get every proposal and commit (ZooKeeper's startForwarding). */
+const FORWARDED: ReadonlySet<LearnerPhase> = new Set(['synced', 'acked', 'uptodate']);
 
 interface Learner {
   readonly id: ServerId;
@@ -21,6 +23,8 @@ interface Learner {
   lastZxid: Zxid;
   lastHeard: number;
   roundAcked: number;
+  /** Up to where a COMMIT or LOGGED sent in this leadership lets this learner commit. */
+  toldUpTo: Zxid;
 }
 
 interface Proposal {
@@ -131,6 +135,7 @@ export class Leader {
       case 'UPTODATE':
       case 'PROPOSAL':
       case 'COMMIT':
+      case 'LOGGED':
       case 'REPLY':
       case 'SYNCED':
         return;
@@ -141,7 +146,7 @@ export class Leader {
 
   private leaderProcessCepoch(from: ServerId, acceptedEpoch: Epoch, lastZxid: Zxid): void {
     // a learner (re)joining starts over: it must be synchronised again
-    this.learners.set(from, { id: from, phase: 'cepoch', acceptedEpoch, currentEpoch: 0, lastZxid, lastHeard: this.ctx.now, roundAcked: 0 });
+    this.learners.set(from, { id: from, phase: 'cepoch', acceptedEpoch, currentEpoch: 0, lastZxid, lastHeard: this.ctx.now, roundAcked: 0, toldUpTo: 0 });
     if (this.newEpoch === null) this.checkEpochQuorum();
     else this.ctx.send(from, { type: 'NEWEPOCH', epoch: this.newEpoch });
   }
@@ -278,7 +283,7 @@ export class Leader {
   // ---- phase 3: broadcast ----
 
   private forwardTo(msg: PeerMessage): void {
-    for (const l of this.learners.values()) if (l.phase === 'synced' || l.phase === 'acked' || l.phase === 'uptodate') this.ctx.send(l.id, msg);
+    for (const l of this.learners.values()) if (FORWARDED.has(l.phase)) this.ctx.send(l.id, msg);
   }
 
   private propose(logged: LoggedTxn, who: Requester, req: WriteRequest): void {
@@ -318,11 +323,29 @@ export class Leader {
     else this.deferred.push({ after, reply });
   }
 
-  /** Our own log has everything up to zxid: our acknowledgement. */
+  /**
+   * Our own log has everything up to zxid: our acknowledgement. Where this
+   * leader and one follower are a quorum (three voters), that follower is
+   * told so with LOGGED: once its own log holds a proposal, a quorum has it
+   * durable, which is what committing means (the condition tryCommit counts),
+   * so it commits and answers its clients without the round trip of its ACK
+   * here and the COMMIT back: two of a forwarded write's five hops. Only
+   * proposals of this established epoch are in flight, so this is the
+   * current-epoch case where counting durable copies is enough; the follower
+   * still ACKs, and we still commit on a quorum of ACKs ourselves.
+   */
   selfLogged(zxid: Zxid): void {
     let i = 0;
     while (i < this.notDurable.length && this.notDurable[i]!.zxid <= zxid) i++;
     if (i > 0) this.notDurable = this.notDurable.slice(i);
+    if (this.phase === 'broadcast' && this.ctx.cfg.directCommit) {
+      for (const l of this.learners.values()) {
+        if (l.phase === 'uptodate' && zxid > l.toldUpTo && isQuorum([this.ctx.cfg.serverId, l.id], this.ctx.cfg.voters)) {
+          l.toldUpTo = zxid;
+          this.ctx.send(l.id, { type: 'LOGGED', epoch: this.newEpoch!, zxid });
+        }
+      }
+    }
     this.leaderProcessAck(this.ctx.cfg.serverId, zxid);
   }
 
@@ -348,7 +371,13 @@ export class Leader {
       this.ctx.observer?.committed(this.ctx.cfg.serverId, p.logged);
       this.ctx.commit(p.logged, p.token);
     }
-    if (this.lastCommitted !== before) this.forwardTo({ type: 'COMMIT', epoch: this.newEpoch!, zxid: this.lastCommitted });
+    if (this.lastCommitted === before) return;
+    const commit: PeerMessage = { type: 'COMMIT', epoch: this.newEpoch!, zxid: this.lastCommitted };
+    for (const l of this.learners.values()) {
+      if (!FORWARDED.has(l.phase) || this.lastCommitted <= l.toldUpTo) continue; // a LOGGED said as much
+      l.toldUpTo = this.lastCommitted;
+      this.ctx.send(l.id, commit);
+    }
   }
 
   /** The tree includes zxid. */

@@ -7,15 +7,17 @@ import { WsTestClient } from '../support/ws-client.ts';
 const post = (url: string, path: string, body = '') => fetch(`${url}/znodes${path}`, { method: 'POST', body }).then(async (r) => ({ status: r.status, body: await r.json().catch(() => null) }));
 const get = (url: string, path: string) => fetch(`${url}/znodes${path}`).then(async (r) => ({ status: r.status, body: (await r.json().catch(() => null)) as { data?: string; error?: { code: string } } | null }));
 
-// Once with the log's fsync on the event loop (the default) and once on the thread pool (--log-sync=deferred).
-for (const logSync of ['inline', 'deferred'] as const) describe(`a 3-server ensemble, --log-sync=${logSync}`, { timeout: 180_000 }, () => {
+// Once with the defaults (the log's fsync on the event loop, followers committing on the leader's
+// LOGGED) and once with the fsync on the thread pool and ZooKeeper's ACK/COMMIT round trip.
+const MODES = [{ logSync: 'inline', directCommit: 'on' }, { logSync: 'deferred', directCommit: 'off' }] as const;
+for (const { logSync, directCommit } of MODES) describe(`a 3-server ensemble, --log-sync=${logSync} --direct-commit=${directCommit}`, { timeout: 180_000 }, () => {
   let c: ProcessCluster;
   let leader: number;
   const followers = () => [1, 2, 3].filter((i) => i !== leader);
 
   before(async () => {
     // small snapshots so that a server down for a while is synchronised by SNAP
-    c = await new ProcessCluster(3, ['--snapshot-every', '200', '--snapshot-retain', '1', '--log-sync', logSync]).init();
+    c = await new ProcessCluster(3, ['--snapshot-every', '200', '--snapshot-retain', '1', '--log-sync', logSync, '--direct-commit', directCommit]).init();
     c.startAll();
     leader = await c.waitStable();
   });
@@ -24,7 +26,10 @@ for (const logSync of ['inline', 'deferred'] as const) describe(`a 3-server ense
   test('elects one leader; a write on a follower is read back on every server', async () => {
     const views = await Promise.all([1, 2, 3].map((i) => c.cluster(i)));
     assert.deepEqual(views.map((v) => v!.state).sort(), ['FOLLOWING', 'FOLLOWING', 'LEADING']);
-    for (const m of c.members) assert.equal(((await (await fetch(`${m.url}/commands/conf`)).json()) as { log_sync: string }).log_sync, logSync);
+    for (const m of c.members) {
+      const conf = (await (await fetch(`${m.url}/commands/conf`)).json()) as { log_sync: string; direct_commit: boolean };
+      assert.deepEqual([conf.log_sync, conf.direct_commit], [logSync, directCommit === 'on']);
+    }
     const f = followers()[0]!;
     const w = await post(c.member(f).url, '/written-on-follower', 'hello');
     assert.equal(w.status, 201);

@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { World } from './world.ts';
 
-function world(seed = 7): World {
-  const w = new World({ seed, servers: 3, faultMs: 0, healMs: 10_000 });
+function world(seed = 7, directCommit = true): World {
+  const w = new World({ seed, servers: 3, faultMs: 0, healMs: 10_000, directCommit });
   w.runUntil('a first leader', () => w.leader() !== null);
   return w;
 }
@@ -48,6 +48,38 @@ test('leader crash before commit, proposal logged by the followers: the new lead
   assert.ok(w.node(1).tree.get(op.path), 'a proposal in a quorum\'s logs is in the new history');
   assert.notEqual((op.outcome as { ok: boolean } | null)?.ok, true, 'the client of the dead leader never heard success');
 });
+
+// --direct-commit (the default): the leader tells each follower once its own log holds a
+// proposal (LOGGED), and in a 3-server ensemble the follower then commits as soon as its log
+// holds it too, without its ACK's trip to the leader and the COMMIT's trip back.
+for (const directCommit of [true, false]) {
+  test(`a write forwarded by a follower, no ACK reaching the leader, --direct-commit=${directCommit ? 'on: answered, and it outlives the leader' : 'off: not answered'}`, () => {
+    const w = world(17, directCommit);
+    const l = w.leader()!;
+    const [a, b] = followersOf(w, l) as [number, number];
+    w.runUntil('the follower serving', () => w.node(a).replica.serving);
+    const before = w.node(l).store.lastZxid();
+    w.submit(a);
+    const op = lastOp(w);
+    w.runUntil('the leader logged the forwarded write', () => w.node(l).store.lastZxid() > before);
+    w.hold(a, l); // from now on no ACK reaches the leader
+    w.hold(b, l);
+    w.runFor(200);
+    assert.equal(w.node(l).tree.get(op.path), undefined, 'the leader has not committed it: no ACK came');
+    if (!directCommit) {
+      assert.equal(op.outcome, null, 'without COMMIT the follower waits');
+      return;
+    }
+    assert.equal((op.outcome as { ok: boolean } | null)?.ok, true, 'the follower answered: it and the leader are a quorum holding the write');
+    assert.ok(w.node(a).tree.get(op.path), 'and applied it');
+    w.crash(l);
+    w.release(a, l);
+    w.release(b, l);
+    w.runUntil('a new leader', () => w.leader() !== null && w.leader() !== l);
+    w.finish();
+    for (const id of [1, 2, 3]) assert.ok(w.node(id).tree.get(op.path), `server ${id} has the write`);
+  });
+}
 
 test('leader crash before anyone logged its proposal: it comes back as a follower and must TRUNC', () => {
   const w = world(13);
@@ -206,7 +238,9 @@ test('a request refused against a proposal that is never committed is not answer
 });
 
 test('a request refused against a proposal that is never committed is not answered with that refusal (via a follower)', () => {
-  const w = world(31);
+  // --direct-commit=off: with it, LOGGED tells the follower that it and the leader hold /dup,
+  // which makes /dup committed (the scenario above); here the follower cannot know
+  const w = world(31, false);
   const l = w.leader()!;
   const [a, b] = followersOf(w, l) as [number, number];
   w.runFor(500); // the followers serving

@@ -88,6 +88,8 @@ export interface WorldOptions {
    * at once. Otherwise an append is durable at once.
    */
   readonly deferredSync?: boolean;
+  /** Leaders send LOGGED to let followers commit without COMMIT (--direct-commit, the default: true). */
+  readonly directCommit?: boolean;
 }
 
 const txnKey = (t: LoggedTxn) => Buffer.from(encodeLoggedTxn(t)).toString('base64');
@@ -112,6 +114,7 @@ export class World {
     this.cfgBase = {
       voters, tickMs: opts.tickMs ?? 100, initLimitTicks: 10, syncLimitTicks: 5, minSessionTimeoutMs: 200, maxSessionTimeoutMs: 2000,
       maxExpiredDeletesPerTick: 100, maxDiffTxns: 40, finalizeWaitMs: opts.finalizeWaitMs ?? 30, maxNotifyIntervalMs: 400,
+      directCommit: opts.directCommit ?? true,
     };
     for (const id of voters) {
       const store = new MemoryStore();
@@ -397,8 +400,16 @@ export class World {
     throw new InvariantFailure(`seed ${this.opts.seed} at t=${this.now - 1_000_000} step ${this.steps}: ${why}\n--- last events ---\n${this.trace.slice(-60).join('\n')}`);
   }
 
-  /** Agreement and Integrity: one transaction per zxid, ever; commits in increasing zxid order per leader. */
+  /** Transactions a follower found committed (LOGGED: it and the leader hold them) before any COMMIT said so. */
+  followerCommitted = 0;
+
+  /**
+   * Agreement and Integrity: one transaction per zxid, ever; commits in increasing zxid order per
+   * leader. Followers report the commits they decide themselves (LOGGED); PrimaryIntegrity then checks
+   * that every later leader holds those too.
+   */
   private recordCommit(server: ServerId, logged: LoggedTxn): void {
+    if (this.nodes.get(server)!.replica.leader === null) this.followerCommitted++;
     const key = txnKey(logged);
     const prev = this.committed.get(logged.zxid);
     if (prev !== undefined && prev !== key) this.fail(`zxid ${logged.zxid.toString(16)} committed twice with different transactions (by ${server})`);
@@ -627,13 +638,13 @@ export class World {
     }
   }
 
-  summary(): { acked: number; failed: Record<string, number>; committed: number; steps: number } {
+  summary(): { acked: number; failed: Record<string, number>; committed: number; followerCommitted: number; steps: number } {
     const failed: Record<string, number> = {};
     let acked = 0;
     for (const op of this.ops) {
       if (op.outcome?.ok) acked++;
       else if (op.outcome) failed[op.outcome.code] = (failed[op.outcome.code] ?? 0) + 1;
     }
-    return { acked, failed, committed: this.committed.size, steps: this.steps };
+    return { acked, failed, committed: this.committed.size, followerCommitted: this.followerCommitted, steps: this.steps };
   }
 }

@@ -12,7 +12,7 @@ import { restore } from '../../storage/restore.ts';
 export const TEST_REPLICA_CONFIG: ZabConfig = {
   serverId: 1, voters: new Set([1]), tickMs: 100, initLimitTicks: 10, syncLimitTicks: 5,
   minSessionTimeoutMs: 200, maxSessionTimeoutMs: 2000, maxExpiredDeletesPerTick: 100,
-  maxDiffTxns: 100_000, finalizeWaitMs: 50, maxNotifyIntervalMs: 400, incarnation: 1,
+  maxDiffTxns: 100_000, finalizeWaitMs: 50, maxNotifyIntervalMs: 400, directCommit: true, incarnation: 1,
 };
 
 /**
