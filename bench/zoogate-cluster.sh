@@ -28,7 +28,8 @@
 # per ZG_BASE.
 set -euo pipefail
 
-ROOT=${ZG_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=${ZG_SRC:-$(dirname "$HERE")}
 BASE=${ZG_BASE:-/tmp/anchors/zoogate}
 CPB=${ZG_CLIENT_PORT_BASE:-8280}
 PPB=${ZG_PEER_PORT_BASE:-2980}
@@ -56,7 +57,7 @@ start_proxy() {
   local routes="" i j
   for i in $(seq $N); do for j in $(seq $N); do [ "$i" != "$j" ] && routes+=" $(peer_port "$i" "$j")=$((PPB + j))"; done; done
   : > "$BASE/proxy/proxy.log"
-  setsid bash -c "echo \$\$ > '$BASE/proxy/pid'; exec '$NODE' '$ROOT/bench/delay-proxy.mjs' --delay-ms $DELAY $routes" >> "$BASE/proxy/proxy.log" 2>&1 < /dev/null &
+  setsid bash -c "echo \$\$ > '$BASE/proxy/pid'; exec '$NODE' '$HERE/delay-proxy.mjs' --delay-ms $DELAY $routes" >> "$BASE/proxy/proxy.log" 2>&1 < /dev/null &
   for _ in $(seq 100); do grep -q ready "$BASE/proxy/proxy.log" && return 0; sleep 0.05; done
   echo "delay proxy did not start: $(cat "$BASE/proxy/proxy.log")" >&2; exit 1
 }

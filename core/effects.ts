@@ -31,8 +31,8 @@ export interface EffectTarget {
  * asks the follower to log it, its COMMIT reports acks it already holds (a
  * quorum's, counted only after each was durable), PING, REPLY and SYNCED carry
  * no promise about the sender's log; a follower's REQUEST and SYNC ask the
- * leader for something. (ACK, ACKEPOCH, ACKLD, VOTE, and the leader's sync
- * messages, which carry its log, do vouch.)
+ * leader for something. (ACK, ACKEPOCH, ACKLD, VOTE, the leader's LOGGED, and
+ * its sync messages, which carry its log, do vouch.)
  */
 const VOUCH_FOR_NOTHING: ReadonlySet<PeerMessageType> = new Set(['PROPOSAL', 'COMMIT', 'PING', 'REPLY', 'SYNCED', 'REQUEST', 'SYNC']);
 
