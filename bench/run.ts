@@ -962,10 +962,10 @@ function renderDirectCommit(L: string[]) {
   L.push('');
   L.push(`On loopback (${g.loopback.length} rounds), where a peer hop is 0.1-0.3 ms and the servers' fsyncs finish about together:`);
   L.push('');
-  abWriteTable(L, g.loopback, 'on', 'off');
+  abWriteTable(L, g.loopback, 'off', 'on');
   L.push(`With every peer byte delayed ${g.delayMs} ms each way (\`ZG_PEER_DELAY_MS=${g.delayMs}\`: bench/delay-proxy.mjs between the servers, whose timers make it 1-2 ms; the client talks to its server directly), as servers in different zones, ${g.delayed.length} round:`);
   L.push('');
-  abWriteTable(L, g.delayed, 'on', 'off');
+  abWriteTable(L, g.delayed, 'off', 'on');
 }
 
 function renderGen(L: string[]) {

@@ -329,7 +329,8 @@ export class Leader {
    * told so with LOGGED: once its own log holds a proposal, a quorum has it
    * durable, which is what committing means (the condition tryCommit counts),
    * so it commits and answers its clients without the round trip of its ACK
-   * here and the COMMIT back: two of a forwarded write's five hops. Only
+   * here and the COMMIT back (two of the four peer messages a write forwarded
+   * by that follower used to wait for: REQUEST, PROPOSAL, ACK, COMMIT). Only
    * proposals of this established epoch are in flight, so this is the
    * current-epoch case where counting durable copies is enough; the follower
    * still ACKs, and we still commit on a quorum of ACKs ourselves.
