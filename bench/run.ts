@@ -20,7 +20,6 @@
  *   gen          the server's V8 flags against V8's defaults (3-node WS reads on a follower)
  *   logsync      --log-sync=inline against deferred (3-node writes over REST and WS at 1, 16, 64)
  *   direct       --direct-commit=on against off (the same writes; on loopback, and with peers 1 ms apart)
- *   samerate     p99 at fixed offered rates (bench/fixed-rate.mjs, open loop), 3-node ZooGate and ZooKeeper
  *
  *   Throughput: --rounds 2 (default) alternates ZooGate, ZooKeeper, ZooGate, ZooKeeper (fresh servers
  *   each time) with --duration 5 s measured per run, so slow drifts of this shared box hit both.
@@ -58,7 +57,7 @@ const SRC_PATHS = ['api', 'core', 'storage', 'cli', 'client', 'bin', 'package.js
 
 const { values: args } = parseArgs({
   options: {
-    only: { type: 'string', default: 'zg,zk,ws,prof,mem,cluster,watch,cprof,gen,logsync,direct,samerate' },
+    only: { type: 'string', default: 'zg,zk,ws,prof,mem,cluster,watch,cprof,gen,logsync,direct' },
     duration: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '2' },
     warmup: { type: 'string', default: '2' },
@@ -89,7 +88,7 @@ const ALIASES: Record<string, string[]> = {
   rest: ['zg', 'zk'], standalone: ['zg', 'zk'], mem: ['memzg', 'memzk'], cluster: ['zg3', 'zk3', 'etcd3'],
   fanout: ['fanzg', 'fanzk'], watch: ['wl', 'fanzg', 'fanzk'],
 };
-const PARTS = ['zg', 'zk', 'ws', 'prof', 'memzg', 'memzk', 'zg3', 'zk3', 'etcd3', 'wl', 'fanzg', 'fanzk', 'cprof', 'gen', 'logsync', 'direct', 'samerate'];
+const PARTS = ['zg', 'zk', 'ws', 'prof', 'memzg', 'memzk', 'zg3', 'zk3', 'etcd3', 'wl', 'fanzg', 'fanzk', 'cprof', 'gen', 'logsync', 'direct'];
 const only = new Set(args.only!.split(',').flatMap((p) => ALIASES[p] ?? [p]));
 for (const p of only) if (!PARTS.includes(p)) throw new Error(`unknown part ${p} (${PARTS.join(', ')}; aliases ${Object.keys(ALIASES).join(', ')})`);
 const FULL = PARTS.every((p) => only.has(p));
@@ -193,7 +192,7 @@ function prepareKit(): { patched: string[] } {
     execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: KIT_BENCH, stdio: 'inherit' });
   }
   for (const a of ['zoogate-rest.mjs', 'zoogate-ws.mjs']) cpSync(join(ROOT, 'bench', 'adapters', a), join(KIT_BENCH, 'adapters', a));
-  for (const f of ['fanout.mjs', 'fixed-rate.mjs']) cpSync(join(ROOT, 'bench', f), join(KIT_BENCH, f));
+  cpSync(join(ROOT, 'bench', 'fanout.mjs'), join(KIT_BENCH, 'fanout.mjs'));
   // The kit hard-codes the standalone ZooKeeper client port 2191. Make it overridable
   // (ZK_STANDALONE_PORT, default unchanged) so a ZooKeeper left running by someone else on 2191
   // does not answer in place of ours.
@@ -770,21 +769,16 @@ async function withZkStandalone(dir: string, fn: (port: number, pid: number) => 
   }
 }
 
-/** Runs one of our scripts copied into the kit's folder (`script` + argv, then --out FILE); its JSON. */
-function runKitScript(script: string, argv: string[], label: string): Promise<any> {
+function runFanout(target: string, endpoint: string, pid: number, label: string): Promise<any> {
   const file = join(OUT, `${label}.json`);
-  const a = [script, ...argv, '--out', file];
+  const a = ['fanout.mjs', '--target', target, '--endpoint', endpoint, '--pid', String(pid), '--sessions', args['fanout-sessions']!, '--writes', args['fanout-writes']!, '--out', file];
   log(`node ${a.join(' ')}`);
   return new Promise((res, rej) => {
     const p = spawn(process.execPath, a, { cwd: KIT_BENCH, stdio: ['ignore', 'inherit', 'pipe'] });
     p.stderr!.on('data', (d: Buffer) => { for (const line of d.toString().split('\n')) if (line.trim()) process.stderr.write(`    ${label}: ${line}\n`); });
     const timer = setTimeout(() => p.kill('SIGKILL'), 300_000);
-    p.on('exit', (code) => { clearTimeout(timer); code === 0 ? res(JSON.parse(readFileSync(file, 'utf8'))) : rej(new Error(`${script} ${label} exited ${code}`)); });
+    p.on('exit', (code) => { clearTimeout(timer); code === 0 ? res(JSON.parse(readFileSync(file, 'utf8'))) : rej(new Error(`fanout ${label} exited ${code}`)); });
   });
-}
-
-function runFanout(target: string, endpoint: string, pid: number, label: string): Promise<any> {
-  return runKitScript('fanout.mjs', ['--target', target, '--endpoint', endpoint, '--pid', String(pid), '--sessions', args['fanout-sessions']!, '--writes', args['fanout-writes']!], label);
 }
 
 /** Idle-wait for foreign load like the kit does before a measured run (up to --quiet-wait s). */
@@ -940,66 +934,6 @@ function renderLogSync(L: string[]) {
   L.push(`\`--log-sync=inline\` (the default: each append a \`synchronous=FULL\` SQLite commit on the event loop) against \`deferred\` (the WAL written on append, its fdatasync on libuv's thread pool, ACKs, commits and answers held until it completes: core/effects.ts EffectRunner). At 64 in flight the leader spent about 70 % of its wall time inside inline appends, so the question was whether freeing its loop helps. Fresh 3-node ensembles, the kit's write scenario, alternating, ${g.rounds.length} rounds. Cells: ops/s (p50 / p99 ms), per round.`);
   L.push('');
   abWriteTable(L, g.rounds, 'inline', 'deferred');
-}
-
-/** Offered rates (ops/s) of partSameRate: below what every system sustains on this box. */
-const SAME_RATES = { read: [5000, 10000, 20000], write: [1000, 2000, 4000] } as const;
-
-/**
- * p99 at the same load: reads and writes offered at fixed rates (bench/fixed-rate.mjs, open loop)
- * to a follower of fresh 3-node ensembles, ZooGate over the WebSocket and REST and ZooKeeper, one
- * after another. The kit's closed loop compares at the same concurrency, where the faster system
- * is offered more work.
- */
-async function partSameRate() {
-  const out: any = { rates: SAME_RATES };
-  for (const [system, targets] of [['zoogate', ['zoogate-ws', 'zoogate-rest']], ['zookeeper', ['zk']]] as const) {
-    if (system === 'zookeeper') {
-      const why = zkAvailable();
-      if (why) { results.notes.push(`same-rate ZooKeeper not measured: ${why}`); continue; }
-    }
-    const c = await makeCluster(system);
-    await startCluster(c);
-    try {
-      const leader = Number((await clusterCmd(c, 'leader')).trim());
-      const follower = [1, 2, 3].find((i) => i !== leader)!;
-      for (const target of targets) {
-        const runs: any[] = [];
-        for (const op of ['read', 'write'] as const) {
-          const r = await runKitScript('fixed-rate.mjs', ['--target', target, '--endpoints', c.endpoints, '--prefer', String(follower), '--op', op, '--rates', SAME_RATES[op].join(','), '--duration', args.duration!, '--warmup', '2'], `samerate-${target}-${op}`);
-          runs.push(...r.runs);
-        }
-        out[target] = { follower, leader, runs };
-      }
-    } finally {
-      await cleanCluster(c);
-    }
-  }
-  results.samerate = out;
-}
-
-/** A fixed-rate run of `target` (partSameRate) at `rate` ops/s of `op`. */
-function sameRateRun(target: string, op: string, rate: number): any {
-  return results.samerate?.[target]?.runs?.find((r: any) => r.op === op && r.rate === rate) ?? null;
-}
-
-function renderSameRate(L: string[]) {
-  const g = results.samerate;
-  if (!g) return;
-  L.push('## Latency at the same offered load (3-node, open loop)');
-  L.push('');
-  L.push(`The kit's runs hold C requests in flight, so the system that answers faster is measured at a higher rate than the other, and "p99 at the same load" is better asked at the same ops/s. \`bench/fixed-rate.mjs\` starts requests on a fixed schedule (in 1 ms timer ticks) against a follower of a fresh 3-node ensemble, whatever earlier ones are doing, and times each from its scheduled start (a stall delays everything behind it and counts); 1,000 keys, 128-byte values, 2 s warm-up, ${args.duration} s measured per rate, at most 256 in flight. ZooGate (WebSocket, then REST) and ZooKeeper one after another, one round. Cells: achieved ops/s (p50 / p99 / p99.9 ms).`);
-  L.push('');
-  L.push('| op | offered /s | ZooGate WS | ZooGate REST | ZooKeeper | **p99 WS / ZK** | **p99 REST / ZK** |');
-  L.push('|---|---:|---|---|---|---:|---:|');
-  const cell = (r: any) => (r ? `${fmtInt(r.ops_per_s)} (${fmtMs(r.latency_ms.p50)} / ${fmtMs(r.latency_ms.p99)} / ${fmtMs(r.latency_ms.p999)})${r.errors ? `, ${r.errors} errors` : ''}` : '–');
-  for (const op of ['read', 'write'] as const) {
-    for (const rate of g.rates[op]) {
-      const [ws, rest, zk] = ['zoogate-ws', 'zoogate-rest', 'zk'].map((t) => sameRateRun(t, op, rate));
-      L.push(`| ${op} | ${fmtInt(rate)} | ${cell(ws)} | ${cell(rest)} | ${cell(zk)} | ${ratio(ws?.latency_ms?.p99, zk?.latency_ms?.p99)} | ${ratio(rest?.latency_ms?.p99, zk?.latency_ms?.p99)} |`);
-    }
-  }
-  L.push('');
 }
 
 /** Peers' bytes delayed this long each way in the second half of partDirectCommit. */
@@ -1447,18 +1381,18 @@ function renderNewTargets(L: string[]) {
     const r = ratioOf(a.ops, b.ops);
     rows.push(`| ${label} | ${fmtInt(a.ops)} | ${fmtInt(b.ops)} | ${fx(r)}${a.per.length > 1 ? ` (${perRoundRatios(a, b).map((x) => fx(x)).join(', ')})` : ''} | ≥ ${floor.toFixed(2)} | ${verdict(r, perRoundRatios(a, b), floor)} |`);
   };
-  const p99 = (label: string, a: number | null | undefined, b: number | null | undefined) => {
-    if (a == null || b == null) return;
-    const r = a / b;
-    rows.push(`| ${label} | ${fmtMs(a)} ms | ${fmtMs(b)} ms | ${fx(r)} | ≤ 1.00 | ${r <= 1 ? 'met' : '**missed**'} |`);
+  const p99 = (label: string, a: Cell, b: Cell) => {
+    if (a.p99 == null || b.p99 == null) return;
+    const r = a.p99 / b.p99;
+    rows.push(`| ${label} | ${fmtMs(a.p99)} ms | ${fmtMs(b.p99)} ms | ${fx(r)} | ≤ 1.00 | ${r <= 1 ? 'met' : '**missed**'} |`);
   };
   if (ws.length && zk.length) {
     for (const sc of ['write', 'read']) tp(`A. standalone WS ${sc}s/s at C=64 vs ZooKeeper`, cellOf(ws, sc, 64), cellOf(zk, sc, 64), 1);
-    for (const sc of ['write', 'read']) for (const c of concs()) p99(`A. standalone WS ${sc} p99 at C=${c} vs ZooKeeper`, cellOf(ws, sc, c).p99, cellOf(zk, sc, c).p99);
+    for (const sc of ['write', 'read']) for (const c of concs()) p99(`A. standalone WS ${sc} p99 at C=${c} vs ZooKeeper`, cellOf(ws, sc, c), cellOf(zk, sc, c));
   }
   if (C.zgWs!.some(Boolean) && C.zk!.some(Boolean)) {
     for (const sc of ['write', 'read']) tp(`A. 3-node WS ${sc}s/s at C=64 vs ZooKeeper`, cellOf(C.zgWs!, sc, 64), cellOf(C.zk!, sc, 64), 1);
-    for (const sc of ['write', 'read']) for (const c of concs()) p99(`A./B. 3-node WS ${sc} p99 at C=${c} vs ZooKeeper`, cellOf(C.zgWs!, sc, c).p99, cellOf(C.zk!, sc, c).p99);
+    for (const sc of ['write', 'read']) for (const c of concs()) p99(`A./B. 3-node WS ${sc} p99 at C=${c} vs ZooKeeper`, cellOf(C.zgWs!, sc, c), cellOf(C.zk!, sc, c));
   }
   if (C.zgRest!.some(Boolean) && C.etcd!.some(Boolean)) {
     for (const c of concs()) tp(`B. 3-node REST writes/s at C=${c} vs etcd HTTP/JSON`, cellOf(C.zgRest!, 'write', c), cellOf(C.etcd!, 'write', c), 1.5);
@@ -1467,15 +1401,7 @@ function renderNewTargets(L: string[]) {
     for (const c of concs()) tp(`B. (for reference) 3-node REST local reads/s at C=${c} vs etcd linearizable (the kit's default)`, cellOf(C.zgRest!, 'read', c), cellOf(C.etcd!, 'read', c), 1.5);
   }
   if (C.zgRest!.some(Boolean) && C.zk!.some(Boolean)) {
-    for (const sc of ['write', 'read']) for (const c of concs()) p99(`B. 3-node REST ${sc} p99 at C=${c} vs ZooKeeper`, cellOf(C.zgRest!, sc, c).p99, cellOf(C.zk!, sc, c).p99);
-  }
-  for (const op of ['read', 'write'] as const) {
-    for (const rate of results.samerate?.rates?.[op] ?? []) {
-      const zk = sameRateRun('zk', op, rate);
-      for (const [api, target] of [['WS', 'zoogate-ws'], ['REST', 'zoogate-rest']] as const) {
-        p99(`A./B. 3-node ${api} ${op} p99 at ${fmtInt(rate)}/s offered (same load) vs ZooKeeper`, sameRateRun(target, op, rate)?.latency_ms?.p99, zk?.latency_ms?.p99);
-      }
-    }
+    for (const sc of ['write', 'read']) for (const c of concs()) p99(`B. 3-node REST ${sc} p99 at C=${c} vs ZooKeeper`, cellOf(C.zgRest!, sc, c), cellOf(C.zk!, sc, c));
   }
   for (const [name, docs] of [['ZooGate', C.zgFo!], ['ZooKeeper', C.zkFo!], ['etcd', C.etcdFo!]] as const) {
     const reps = docs.filter(Boolean).flatMap((d) => d?.scenarios?.failover?.runs ?? []);
@@ -1690,7 +1616,6 @@ function renderMarkdown(): string {
   renderGen(L);
   renderLogSync(L);
   renderDirectCommit(L);
-  renderSameRate(L);
   return L.join('\n') + '\n';
 }
 
@@ -1742,7 +1667,6 @@ async function main() {
   await step('gen', partGen);
   await step('logsync', partLogSync);
   await step('direct', partDirectCommit);
-  await step('samerate', partSameRate);
   await step('prof', partProf);
   await step('memzg', partMemZoogate);
   await step('memzk', partMemZk);
