@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { AuthId } from '../../core/acl.ts';
 import { ZkError } from '../../core/errors.ts';
@@ -63,6 +64,7 @@ export class WsConnection implements SessionChannel {
     private readonly log: Logger,
   ) {
     this.remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+    this.socket = req.socket;
     let auth: AuthId[] = [];
     try {
       auth = authOf(req, cfg.superDigest);
@@ -105,8 +107,23 @@ export class WsConnection implements SessionChannel {
       this.close(CLOSE_SLOW, `slow consumer: more than ${this.cfg.clientBufferBytes} bytes unread`);
       return;
     }
+    // Everything sent in this turn (the answers to every request one read brought, their events)
+    // leaves in one write instead of one write per message: the ws library's per-message
+    // cork/uncork only flushes when the count returns to zero.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
     this.ws.send(JSON.stringify(msg));
   }
+
+  private readonly socket: Socket;
+  private corked = false;
+  private readonly uncork = () => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   private close(code: number, reason: string): void {
     if (this.state === 'closed') return;
