@@ -72,7 +72,12 @@ export class Leader {
   private readonly pendingSyncs: PendingSync[] = [];
   private readonly removalsQueued = new Set<string>();
 
+  /** The followers this leader and they alone are a quorum with (three voters), if --direct-commit: they get LOGGED. */
+  private readonly loggedTo: ReadonlySet<ServerId>;
+
   constructor(private readonly ctx: ZabContext) {
+    const { serverId, voters, directCommit } = ctx.cfg;
+    this.loggedTo = new Set(directCommit ? [...voters].filter((id) => id !== serverId && isQuorum([serverId, id], voters)) : []);
     this.startedAt = ctx.now;
     this.lastCommitted = ctx.tree.lastProcessedZxid;
     this.nextPingAt = ctx.now + ctx.cfg.tickMs / 2;
@@ -339,9 +344,9 @@ export class Leader {
     let i = 0;
     while (i < this.notDurable.length && this.notDurable[i]!.zxid <= zxid) i++;
     if (i > 0) this.notDurable = this.notDurable.slice(i);
-    if (this.phase === 'broadcast' && this.ctx.cfg.directCommit) {
+    if (this.phase === 'broadcast' && this.loggedTo.size > 0) {
       for (const l of this.learners.values()) {
-        if (l.phase === 'uptodate' && zxid > l.toldUpTo && isQuorum([this.ctx.cfg.serverId, l.id], this.ctx.cfg.voters)) {
+        if (l.phase === 'uptodate' && zxid > l.toldUpTo && this.loggedTo.has(l.id)) {
           l.toldUpTo = zxid;
           this.ctx.send(l.id, { type: 'LOGGED', epoch: this.newEpoch!, zxid });
         }
