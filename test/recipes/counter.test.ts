@@ -123,6 +123,9 @@ describe('counters and multi-key updates against a 3-process ensemble', { timeou
 
     // all or nothing: the third op fails (deleting a node that has a child), so neither the first nor the second applies
     await sessions[0]!.create('/k3/busy/child', 'x', { parents: true });
+    // sessions[1] may be on another server, which need not have applied that create yet (ZooKeeper
+    // promises no more across servers; a follower's direct commit can answer before the leader applies)
+    await sessions[1]!.sync('/k3');
     const before = await sessions[0]!.get(accounts[0]!, { as: 'utf8' });
     await assert.rejects(atomicUpdate(sessions[1]!, [
       { path: accounts[0]!, update: () => '0' },
