@@ -9,6 +9,11 @@ import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FAULT_KINDS, runChaos } from './runner.ts';
+import { exitWatchdog } from '../support/exit-watchdog.ts';
+
+// Once this file's process was seen to stay alive, busy, after both tests passed (cause not found):
+// if it happens again, the watchdog says what kept it alive instead of holding CI until its limit.
+exitWatchdog();
 
 for (const [servers, seed, seconds] of [[3, 101, 35], [5, 202, 30]] as const) {
   test(`${servers} servers, seed ${seed}, ${seconds} s of mixed faults`, { timeout: 240_000 }, async () => {
