@@ -161,6 +161,7 @@ describe('caches against a 3-process ensemble', { timeout: 90_000 }, () => {
         ? await ZooGateSession.connect([proxy.url], { timeoutMs: 600 })
         : await ZooGateSession.connect(rc.startingAt(rc.leader), { timeoutMs: 2000, shuffle: false });
       rc.sessions.push(s);
+      await s.sync('/c3'); // the cache loads through it: catch its node up with the REST creates above
       return s;
     };
     const cache = new TreeCache(factory, '/c3');

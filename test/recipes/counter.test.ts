@@ -44,6 +44,7 @@ describe('counters and multi-key updates against a 3-process ensemble', { timeou
     assert.ok(results.some((r) => r.attempts > 1), 'there was contention (lost races were retried)');
 
     // the other operations
+    await sessions[1]!.sync('/k1'); // the last increments may have been answered on other nodes
     const c = new DistributedCounter(sessions[1]!, '/k1/counters/hits');
     assert.deepEqual(await c.compareAndSet(n - 1, 0), { succeeded: false, preValue: n, postValue: n, attempts: 0 }, 'a stale expectation is refused');
     assert.deepEqual(await c.compareAndSet(n, 1000), { succeeded: true, preValue: n, postValue: 1000, attempts: 1 });
@@ -86,6 +87,7 @@ describe('counters and multi-key updates against a 3-process ensemble', { timeou
     // atomicUpdate with a receipts node: the same, for several keys
     await other!.create('/k2/receipts', undefined);
     await other!.create('/k2/x', '0');
+    await s.sync('/k2'); // s reads /k2/x on the follower, which may not have applied other's creates yet
     proxy.loseAnswerTo((q) => q.op === 'multi');
     const u = await atomicUpdate(s, [{ path: '/k2/x', update: (v) => String(Number(v) + 1) }, { path: '/k2/y', update: () => 'created' }], { receipts: '/k2/receipts' });
     assert.equal(proxy.lost.length, 2);
@@ -138,6 +140,7 @@ describe('counters and multi-key updates against a 3-process ensemble', { timeou
     assert.equal(after.stat.version, before.stat.version, 'the first key was not touched');
     assert.equal(await sessions[0]!.exists('/k3/brand-new'), null, 'the second was not created');
     // a key left as it is is checked (its version), not written
+    await sessions[2]!.sync('/k3'); // the transfers were answered on every node
     const bobBefore = await sessions[2]!.get(accounts[1]!);
     const r = await atomicUpdate(sessions[2]!, [{ path: accounts[1]!, update: () => undefined }, { path: accounts[2]!, update: (v) => `${v}!` }]);
     assert.equal(r.values[0]!.value, r.values[0]!.old);

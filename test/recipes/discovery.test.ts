@@ -158,7 +158,7 @@ describe('service discovery against a 3-process ensemble', { timeout: 90_000 }, 
     const reregistered = survivorEvents.find((e) => e.type === 'reregistered')!;
     assert.notEqual(reregistered.sessionId, firstSession, 'in a new session');
     assert.equal(survivor.session!.sessionId, reregistered.sessionId);
-    assert.equal((await rc.rest().exists('/d2/services/web/survivor'))?.ephemeralOwner, reregistered.sessionId, 'the node is the new session\'s');
+    assert.equal((await rc.rest().exists('/d2/services/web/survivor', { sync: true }))?.ephemeralOwner, reregistered.sessionId, 'the node is the new session\'s');
     assert.deepEqual(web.instance('survivor')?.metadata, { load: 1 }, 'registered again as it was');
     // the cache saw it go with the old session and come back with the new one
     const survivorChanges = changes.filter((c) => c.endsWith(' survivor'));

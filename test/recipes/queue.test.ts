@@ -69,6 +69,7 @@ describe('queues against a 3-process ensemble', { timeout: 90_000 }, () => {
     // the order expected: by priority, then in the order put (a stable sort of what was put)
     const expected = puts.map(([d, p], i) => ({ d, p, i })).sort((x, y) => x.p - y.p || x.i - y.i).map((x) => `${x.d}@${x.p}`);
     const order: string[] = [];
+    await b!.sync('/q2/prio'); // put through a on another node
     for (let it = await qb.poll(); it !== null; it = await qb.poll()) order.push(`${it.text}@${it.priority}`);
     assert.deepEqual(order, expected);
 
@@ -168,6 +169,7 @@ describe('queues against a 3-process ensemble', { timeout: 90_000 }, () => {
       const seqs = t.map((i) => Number(i.name.slice(3)));
       assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y));
     }
+    await producers[0]!.sync('/q4/many'); // the last takes may have been answered on other nodes
     assert.equal(await new DistributedQueue(producers[0]!, '/q4/many').size(), 0);
   });
 
@@ -190,6 +192,7 @@ describe('queues against a 3-process ensemble', { timeout: 90_000 }, () => {
     const path = await q.put('only once');
     assert.equal(proxy.lost.length, 1, 'the answer to the put was lost');
     assert.equal(path, (proxy.lost[0]!.response as { result: { path: string } }).result.path, 'the put found the node its lost create made');
+    await other!.sync('/q5/lossy'); // the put was answered on the follower
     assert.equal(await theirs.size(), 1, 'one item, not two');
 
     // a claim: the multi is applied (the item deleted, our receipt created), its answer lost; the receipt says it is ours
