@@ -9,6 +9,7 @@ import { validatePath } from '../../core/paths.ts';
 import { MultiError } from '../../core/request/prep.ts';
 import type { WriteRequest } from '../../core/request/requests.ts';
 import { eventsOfTxn, type WatchEvent } from '../../core/tree/txn-events.ts';
+import { textFrames } from './frames.ts';
 import { REMOVE_KINDS, type RemoveKind, type Registration, WATCH_KINDS } from '../../core/watch/watch-manager.ts';
 import type { ServerConfig } from '../config.ts';
 import { authOf, errorBody } from '../http-util.ts';
@@ -26,7 +27,7 @@ type Json = Record<string, unknown>;
 interface Pending {
   readonly id: unknown;
   /** A read runs when it reaches the head of the queue, so it sees this client's earlier writes. */
-  run?: () => Json;
+  read: Json | null;
   response?: Json;
 }
 
@@ -102,31 +103,34 @@ export class WsConnection implements SessionChannel {
 
   private send(msg: WsServerMessage | Json): void {
     if (this.state === 'closed' || this.ws.readyState !== this.ws.OPEN) return;
-    if (this.ws.bufferedAmount > this.cfg.clientBufferBytes) {
-      this.log.info({ session: this.sessionId, buffered: this.ws.bufferedAmount }, 'cutting off a slow WebSocket consumer');
+    if (this.ws.bufferedAmount + this.outboxChars > this.cfg.clientBufferBytes) {
+      this.log.info({ session: this.sessionId, buffered: this.ws.bufferedAmount + this.outboxChars }, 'cutting off a slow WebSocket consumer');
       this.close(CLOSE_SLOW, `slow consumer: more than ${this.cfg.clientBufferBytes} bytes unread`);
       return;
     }
     // Everything sent in this turn (the answers to every request one read brought, their events)
-    // leaves in one write instead of one write per message: the ws library's per-message
-    // cork/uncork only flushes when the count returns to zero.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(this.uncork);
-    }
-    this.ws.send(JSON.stringify(msg));
+    // leaves in one buffer and one write, on the next tick (frames.ts), in the order sent.
+    const text = JSON.stringify(msg);
+    if (this.outbox.length === 0) process.nextTick(this.flushOutbox);
+    this.outbox.push(text);
+    this.outboxChars += text.length;
   }
 
   private readonly socket: Socket;
-  private corked = false;
-  private readonly uncork = () => {
-    this.corked = false;
-    this.socket.uncork();
+  private outbox: string[] = [];
+  private outboxChars = 0;
+  private readonly flushOutbox = () => {
+    if (this.outbox.length === 0) return;
+    const messages = this.outbox;
+    this.outbox = [];
+    this.outboxChars = 0;
+    // a socket closing (the client's close frame came meanwhile) takes no more messages, as ws.send
+    if (this.ws.readyState === this.ws.OPEN) this.socket.write(textFrames(messages));
   };
 
   private close(code: number, reason: string): void {
     if (this.state === 'closed') return;
+    this.flushOutbox(); // what was sent before the close frame goes before it
     this.onClose();
     this.ws.close(code, reason);
     // a peer that never answers the close handshake is dropped
@@ -210,7 +214,7 @@ export class WsConnection implements SessionChannel {
     const { sessionId, timeoutMs, lastZxid, watches } = msg;
     let regs: Registration[];
     try {
-      checkFields(msg, ['type', 'sessionId', 'timeoutMs', 'lastZxid', 'watches'], 'connect');
+      checkFields(msg, CONNECT_FIELDS, 'connect');
       regs = parseWatches(watches);
       if (lastZxid !== undefined && (typeof lastZxid !== 'number' || !Number.isSafeInteger(lastZxid) || lastZxid < 0)) throw new ZkError('BadArguments', 'lastZxid must be a zxid');
       if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs <= 0)) throw new ZkError('BadArguments', 'timeoutMs must be a positive integer');
@@ -262,20 +266,22 @@ export class WsConnection implements SessionChannel {
 
   // ---- requests ----
 
+  private callerOf: Caller | null = null;
+  /** Who reads: fixed once the session is open (reads run only then). */
   private get caller(): Caller {
-    return { node: this.node, hub: this.hub, auth: this.auth, sessionId: this.sessionId };
+    return (this.callerOf ??= { node: this.node, hub: this.hub, auth: this.auth, sessionId: this.sessionId });
   }
 
   private request(msg: Json): void {
     const id = msg.id;
     if (typeof id !== 'string' && typeof id !== 'number') return this.fail('BadArguments', 'a request needs an id (string or number)');
-    const entry: Pending = { id };
+    const entry: Pending = { id, read: null };
     this.queue.push(entry);
     try {
-      checkFields(msg, ['type', 'id', 'op', ...(OP_FIELDS[String(msg.op)] ?? [])], `op ${JSON.stringify(msg.op)}`);
+      checkFields(msg, REQUEST_FIELDS.get(msg.op as string) ?? BASE_REQUEST_FIELDS, 'op');
       const write = this.toWrite(msg);
       if (write === null) {
-        entry.run = () => this.read(msg);
+        entry.read = msg;
       } else if (write === 'sync') {
         this.node.syncWith((err, zxid) => this.settle(entry, err, () => ({ zxid })));
       } else {
@@ -298,9 +304,9 @@ export class WsConnection implements SessionChannel {
     while (this.queue.length > 0) {
       const head = this.queue[0]!;
       if (head.response === undefined) {
-        if (head.run === undefined) return; // a write still in flight
+        if (head.read === null) return; // a write still in flight
         try {
-          head.response = { type: 'response', id: head.id, ok: true, result: head.run() };
+          head.response = { type: 'response', id: head.id, ok: true, result: this.read(head.read) };
         } catch (e) {
           head.response = this.errorResponse(head.id, e);
         }
@@ -333,13 +339,13 @@ export class WsConnection implements SessionChannel {
     switch (msg.op) {
       case 'get':
         if (msg.encoding !== undefined && msg.encoding !== 'utf8' && msg.encoding !== 'base64') throw new ZkError('BadArguments', 'encoding must be utf8 or base64');
-        return { ...getData(c, path, watch, msg.encoding === 'base64') };
+        return getData(c, path, watch, msg.encoding === 'base64') as unknown as Json;
       case 'children':
-        return { ...getChildren(c, path, watch) };
+        return getChildren(c, path, watch) as unknown as Json;
       case 'exists':
         return { stat: exists(c, path, watch) };
       case 'getAcl':
-        return { ...getAcl(c, path) };
+        return getAcl(c, path) as unknown as Json;
       case 'addWatch': {
         validatePath(path);
         if (msg.mode !== 'persistent' && msg.mode !== 'persistent_recursive') throw new ZkError('BadArguments', 'addWatch mode is persistent or persistent_recursive');
@@ -426,8 +432,16 @@ const OP_FIELDS: Record<string, readonly string[]> = {
   removeWatches: ['path', 'kind'],
 };
 
-function checkFields(msg: Json, allowed: readonly string[], what: string): void {
-  for (const k of Object.keys(msg)) if (!allowed.includes(k)) throw new ZkError('BadArguments', `${what}: unknown field ${JSON.stringify(k)}`);
+const BASE_REQUEST_FIELDS: ReadonlySet<string> = new Set(['type', 'id', 'op']);
+/** Every field a request of each op may carry (checked on every request: built once). */
+const REQUEST_FIELDS = new Map(Object.entries(OP_FIELDS).map(([op, f]) => [op, new Set([...BASE_REQUEST_FIELDS, ...f])]));
+const CONNECT_FIELDS: ReadonlySet<string> = new Set(['type', 'sessionId', 'timeoutMs', 'lastZxid', 'watches']);
+
+/** Refuses a field outside `allowed`; `what` is 'connect', or 'op' to name the request's op. */
+function checkFields(msg: Json, allowed: ReadonlySet<string>, what: 'connect' | 'op'): void {
+  for (const k in msg) {
+    if (!allowed.has(k)) throw new ZkError('BadArguments', `${what === 'op' ? `op ${JSON.stringify(msg.op)}` : what}: unknown field ${JSON.stringify(k)}`);
+  }
 }
 
 function str(v: unknown, name: string): string {
