@@ -9,7 +9,6 @@ import { validatePath } from '../../core/paths.ts';
 import { MultiError } from '../../core/request/prep.ts';
 import type { WriteRequest } from '../../core/request/requests.ts';
 import { eventsOfTxn, type WatchEvent } from '../../core/tree/txn-events.ts';
-import { textFrames } from './frames.ts';
 import { REMOVE_KINDS, type RemoveKind, type Registration, WATCH_KINDS } from '../../core/watch/watch-manager.ts';
 import type { ServerConfig } from '../config.ts';
 import { authOf, errorBody } from '../http-util.ts';
@@ -21,6 +20,7 @@ import type { ServerNode, WriteOutcome } from '../server-node.ts';
 import { missedTxns } from '../replay.ts';
 import type { SessionChannel, WatchHub } from '../watch-hub.ts';
 import type { WsEventJson, WsServerMessage } from '../schema.ts';
+import { textFrames } from './frames.ts';
 
 type Json = Record<string, unknown>;
 
