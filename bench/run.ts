@@ -1263,9 +1263,10 @@ function renderCluster(L: string[]) {
   const C: Record<string, any[]> = results.cluster;
   const any = Object.values(C).some((v) => v.some(Boolean));
   if (!any) return;
+  const clusterRounds = Math.max(...Object.values(C).map((v) => v.filter(Boolean).length));
   L.push('## 3-node ensembles: ZooGate, ZooKeeper, etcd');
   L.push('');
-  L.push(`Three servers of one system on this machine (loopback, the same 2 cores as the client), one system at a time, each started fresh: ZooGate with \`bench/zoogate-cluster.sh\` (3 \`zoogate server\` processes, --tick-ms ${args['tick-ms']}, sync limit 5 and init limit 10 ticks: ZooKeeper's defaults), ZooKeeper 3.8 with the kit's \`zk-cluster.sh\` (tickTime 2000, initLimit 10, syncLimit 5, fsync on), etcd 3.4 with the kit's \`etcd-cluster.sh\` (all defaults: heartbeat 100 ms, election timeout 1 s). The kit pins the client to a follower (writes are forwarded to the leader; reads are served by the follower). ZooGate over REST (\`zoogate-rest\`: undici, one keep-alive connection per request in flight) and over the WebSocket (\`zoogate-ws\`: one socket, pipelined); ZooKeeper with the kit's zk adapter (one pipelined session); etcd with the kit's \`etcd-http\` adapter (the JSON gateway, one keep-alive connection per request in flight; reads linearizable unless marked serializable). ${Number(args['cluster-rounds'])} round(s) (ZooGate, ZooKeeper, etcd); each cell is ops/s, then p50 / p99 ms.`);
+  L.push(`Three servers of one system on this machine (loopback, the same 2 cores as the client), one system at a time, each started fresh: ZooGate with \`bench/zoogate-cluster.sh\` (3 \`zoogate server\` processes, --tick-ms ${args['tick-ms']}, sync limit 5 and init limit 10 ticks: ZooKeeper's defaults), ZooKeeper 3.8 with the kit's \`zk-cluster.sh\` (tickTime 2000, initLimit 10, syncLimit 5, fsync on), etcd 3.4 with the kit's \`etcd-cluster.sh\` (all defaults: heartbeat 100 ms, election timeout 1 s). The kit pins the client to a follower (writes are forwarded to the leader; reads are served by the follower). ZooGate over REST (\`zoogate-rest\`: undici, one keep-alive connection per request in flight) and over the WebSocket (\`zoogate-ws\`: one socket, pipelined); ZooKeeper with the kit's zk adapter (one pipelined session); etcd with the kit's \`etcd-http\` adapter (the JSON gateway, one keep-alive connection per request in flight; reads linearizable unless marked serializable). ${clusterRounds} round(s) (ZooGate, ZooKeeper, etcd), alternating; each cell is ops/s (the mean over rounds), then p50 / p99 ms (means of the rounds' percentiles).`);
   L.push('');
   L.push('| scenario | C | ZooGate REST | ZooGate WS | ZooKeeper | etcd HTTP/JSON | **WS / ZK** | **REST / ZK** | **REST / etcd** |');
   L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
@@ -1301,7 +1302,7 @@ function renderCluster(L: string[]) {
   if (fo.some(([, d]) => d.some(Boolean))) {
     L.push('### Failover: leader kill -9 → writes succeed again');
     L.push('');
-    L.push(`The kit's failover scenario, unchanged: 8 writers on a client pinned to a follower, 3 s of writes, \`kill -9\` of the leader (the cluster script's \`pids\`/\`leader\`), recovery = the first successful write whose request was issued after the kill; then the killed server is started again (\`start-node\`) and after 3 s the next repetition kills the new leader. ${args['failover-reps']} repetitions per system; median reported. "Leader ready" is the server-side time from the kill to the new leader's log line of becoming active (\`ready-since\`).`);
+    L.push(`The kit's failover scenario, unchanged: 8 writers on a client pinned to a follower, 3 s of writes, \`kill -9\` of the leader (the cluster script's \`pids\`/\`leader\`), recovery = the first successful write whose request was issued after the kill; then the killed server is started again (\`start-node\`) and after 3 s the next repetition kills the new leader. ${args['failover-reps']} repetitions per system per round (${clusterRounds} round(s)); median reported. "Leader ready" is the server-side time from the kill to the new leader's log line of becoming active (\`ready-since\`).`);
     L.push('');
     L.push('| system | recovery ms per repetition | **median** | leader ready (server log) median ms | longest gap between successful writes, median ms | failed writes after the kill (per rep) | errors seen |');
     L.push('|---|---|---:|---:|---:|---|---|');
@@ -1399,6 +1400,9 @@ function renderNewTargets(L: string[]) {
     for (const c of concs()) tp(`B. 3-node REST local reads/s at C=${c} vs etcd HTTP/JSON serializable`, cellOf(C.zgRest!, 'read', c), cellOf(C.etcdSer!, 'read', c), 1.5);
     for (const c of concs()) tp(`B. 3-node REST linearizable reads/s (?sync=true) at C=${c} vs etcd HTTP/JSON linearizable`, cellOf(C.zgRestSync!, 'read', c), cellOf(C.etcd!, 'read', c), 1.5);
     for (const c of concs()) tp(`B. (for reference) 3-node REST local reads/s at C=${c} vs etcd linearizable (the kit's default)`, cellOf(C.zgRest!, 'read', c), cellOf(C.etcd!, 'read', c), 1.5);
+    // the same interface on both sides (HTTP/JSON, one connection per request in flight); the ZooKeeper rows below compare with its binary protocol
+    for (const c of concs()) p99(`B. 3-node REST write p99 at C=${c} vs etcd HTTP/JSON`, cellOf(C.zgRest!, 'write', c), cellOf(C.etcd!, 'write', c));
+    for (const c of concs()) p99(`B. 3-node REST local read p99 at C=${c} vs etcd HTTP/JSON serializable`, cellOf(C.zgRest!, 'read', c), cellOf(C.etcdSer!, 'read', c));
   }
   if (C.zgRest!.some(Boolean) && C.zk!.some(Boolean)) {
     for (const sc of ['write', 'read']) for (const c of concs()) p99(`B. 3-node REST ${sc} p99 at C=${c} vs ZooKeeper`, cellOf(C.zgRest!, sc, c), cellOf(C.zk!, sc, c));
