@@ -4,6 +4,7 @@ import type { AuthId } from '../core/acl.ts';
 import { ZkError, invariant } from '../core/errors.ts';
 import type { SessionId, Zxid } from '../core/ids.ts';
 import { Replica, type Send, type Token, type ZabConfig } from '../core/replica.ts';
+import { TokenTable } from './token-table.ts';
 import type { PeerMessage } from '../core/messages.ts';
 import { EffectRunner, type EffectTarget, type LogSync } from '../core/effects.ts';
 import type { RequestContext, WriteRequest } from '../core/request/requests.ts';
@@ -54,7 +55,7 @@ export class ServerNode {
   readonly replica: Replica;
   readonly startedAt = Date.now();
   readonly restoreInfo: { snapshotZxid: Zxid | null; replayed: number; ms: number };
-  private readonly waiters = new Map<Token, Waiter>();
+  private readonly waiters = new TokenTable<Waiter>();
   private nextToken = 1;
   private pumpScheduled = false;
   private pumping = false;
@@ -179,7 +180,7 @@ export class ServerNode {
     if (this.fatal) return w(new ZkError('SystemError', `server stopped: ${this.fatal.message}`), null);
     if (this.closed || this.draining) return w(new ZkError('NoQuorum', 'server is shutting down; retry on another server'), null);
     const token = this.nextToken++;
-    this.waiters.set(token, w);
+    this.waiters.add(token, w);
     fn(token);
     this.schedulePump();
   }
@@ -312,9 +313,8 @@ export class ServerNode {
   }
 
   private settle(token: Token, err: ZkError | null, value: WriteOutcome | Zxid | null): void {
-    const w = this.waiters.get(token);
+    const w = this.waiters.take(token);
     invariant(w !== undefined, `no waiter for token ${token}`);
-    this.waiters.delete(token);
     try {
       w(err, value);
     } catch (e) {

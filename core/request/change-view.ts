@@ -29,20 +29,30 @@ interface Change<T> {
  * two pipelined creates of one path cannot both succeed.
  */
 export class ChangeView {
-  private readonly nodes = new Map<string, Change<NodeRecord | null>>();
-  private readonly sessions = new Map<SessionId, Change<boolean>>();
+  // A change stays in its map after the tree has applied it (it is then ignored: its zxid is at or
+  // below `applied`); the maps are replaced, keeping only the pending changes, once they grow.
+  // Deleting each change as it is applied rehashed these maps thousands of times a second, and V8
+  // links each replaced hash table to its successor: once one was promoted, every later table and
+  // what it held was promoted too (see api/token-table.ts for the measurement).
+  private nodes = new Map<string, Change<NodeRecord | null>>();
+  private sessions = new Map<SessionId, Change<boolean>>();
+  /** The tree reflects every change up to this zxid. */
+  private applied: Zxid;
+  /** The highest zxid of a change recorded (so far nothing pending once applied reaches it). */
+  private latest: Zxid;
+  /** Size at which the maps are rebuilt with only their pending changes. */
+  private rebuildAt = 1024;
   /** Undo log of the multi being prepared: previous entries, restored if it fails. */
   private undo: Array<() => void> | null = null;
 
-  constructor(private readonly tree: DataTree) {}
-
-  get outstanding(): number {
-    return this.nodes.size + this.sessions.size;
+  constructor(private readonly tree: DataTree) {
+    this.applied = tree.lastProcessedZxid;
+    this.latest = this.applied;
   }
 
   node(path: string): NodeRecord | null {
     const c = this.nodes.get(path);
-    if (c !== undefined) return c.value;
+    if (c !== undefined && c.zxid > this.applied) return c.value;
     const n = this.tree.get(path);
     if (n === undefined) return null;
     return {
@@ -53,17 +63,19 @@ export class ChangeView {
 
   sessionOpen(sessionId: SessionId): boolean {
     const c = this.sessions.get(sessionId);
-    return c !== undefined ? c.value : this.tree.sessions.has(sessionId);
+    return c !== undefined && c.zxid > this.applied ? c.value : this.tree.sessions.has(sessionId);
   }
 
   setNode(path: string, value: NodeRecord | null, zxid: Zxid): void {
     this.remember(this.nodes, path);
     this.nodes.set(path, { value, zxid });
+    if (zxid > this.latest) this.latest = zxid;
   }
 
   setSession(sessionId: SessionId, open: boolean, zxid: Zxid): void {
     this.remember(this.sessions, sessionId);
     this.sessions.set(sessionId, { value: open, zxid });
+    if (zxid > this.latest) this.latest = zxid;
   }
 
   private remember<K, V>(map: Map<K, V>, key: K): void {
@@ -87,7 +99,24 @@ export class ChangeView {
 
   /** The tree now reflects everything up to `zxid`: drop the changes it covers. */
   appliedUpTo(zxid: Zxid): void {
-    for (const [k, c] of this.nodes) if (c.zxid <= zxid) this.nodes.delete(k);
-    for (const [k, c] of this.sessions) if (c.zxid <= zxid) this.sessions.delete(k);
+    if (zxid > this.applied) this.applied = zxid;
+    if (this.undo !== null) return; // never while a multi is being prepared (its undo log holds these maps)
+    if (this.applied >= this.latest) {
+      // nothing pending: start over (empty maps are not replaced, to allocate nothing when idle)
+      if (this.nodes.size > 0) this.nodes = new Map();
+      if (this.sessions.size > 0) this.sessions = new Map();
+      this.rebuildAt = 1024;
+      return;
+    }
+    if (this.nodes.size + this.sessions.size < this.rebuildAt) return;
+    this.nodes = pending(this.nodes, this.applied);
+    this.sessions = pending(this.sessions, this.applied);
+    this.rebuildAt = Math.max(1024, 2 * (this.nodes.size + this.sessions.size));
   }
+}
+
+function pending<K, T>(m: Map<K, Change<T>>, applied: Zxid): Map<K, Change<T>> {
+  const out = new Map<K, Change<T>>();
+  for (const [k, c] of m) if (c.zxid > applied) out.set(k, c);
+  return out;
 }
