@@ -6,9 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChangeView, type NodeRecord } from '../../core/request/change-view.ts';
 import { DataTree } from '../../core/tree/data-tree.ts';
+import { NodeKind } from '../../core/txn.ts';
 
 const rec = (version: number): NodeRecord => ({
-  version, aversion: 0, cversion: 0, childCount: 0, ephemeralOwner: null, kind: 'persistent' as NodeRecord['kind'], ttlMs: 0, acl: [], mtime: 0,
+  version, aversion: 0, cversion: 0, childCount: 0, ephemeralOwner: null, kind: NodeKind.PERSISTENT, ttlMs: 0, acl: [], mtime: 0,
 });
 
 test('pending changes answer until applied, across rebuilds of the maps', () => {
