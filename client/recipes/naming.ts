@@ -68,6 +68,8 @@ interface Cached {
 }
 
 const MAX_ATTEMPTS = 20;
+/** How many times a read whose watch fired meanwhile is done again before it is answered uncached. */
+const MAX_REREADS = 16;
 
 /**
  * Names bound to values, resolved through a cache that watches invalidate.
@@ -97,6 +99,8 @@ export class NamingService {
   private following = 0;
   private readonly errorListeners = new Listeners<(e: unknown) => void>();
   private _stats = { hits: 0, misses: 0, invalidations: 0 };
+  /** Paths whose watch fired while a read of them was under way (read() reads them again). */
+  private readonly firedDuringRead = new Set<string>();
   /** One function for every watch the cache sets, so the session holds it once per path. */
   private readonly invalidate: Watcher = (ev) => this.onInvalidate(ev);
 
@@ -334,7 +338,9 @@ export class NamingService {
    * again).
    */
   private async read(path: string, fresh: boolean): Promise<string | null> {
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0, rereads = 0; ; attempt++) {
+      // before the first await: an event handled from here on concerns this read
+      this.firedDuringRead.delete(path);
       const s = await this.keeper.open();
       const epoch = this.epoch;
       try {
@@ -348,6 +354,14 @@ export class NamingService {
           if ((await s.exists(path, { watch: this.invalidate })) !== null) continue; // created meanwhile
           value = null;
         }
+        if (this.firedDuringRead.delete(path)) {
+          // its watch fired meanwhile: read again (that sets the watch again), a bounded number of times
+          if (++rereads <= MAX_REREADS) {
+            attempt--;
+            continue;
+          }
+          return value; // answered, not cached: the next resolve reads
+        }
         if (epoch === this.epoch && this.keeper.current === s) this.cache.set(path, { value });
         return value;
       } catch (e) {
@@ -360,7 +374,12 @@ export class NamingService {
 
   private onInvalidate(ev: WatchEvent): void {
     const old = this.cache.get(ev.path);
-    if (old === undefined) return;
+    if (old === undefined) {
+      // A read of it is under way: its answer may be from before this change (the answer and the
+      // event can arrive in one socket read, the event handled before the read's await resumes).
+      if (this.inflight.has(ev.path)) this.firedDuringRead.add(ev.path);
+      return;
+    }
     this.cache.delete(ev.path);
     this._stats.invalidations++;
     if (this.following === 0) return;
