@@ -10,7 +10,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ZooGateSession } from '../../client/index.ts';
 import { NamingService, type BindingChange } from '../../client/recipes/naming.ts';
+import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { FreezableProxy, RecipeCluster, waitFor } from './coordination-support.ts';
+import { startTestServer, type TestServer } from '../support/test-server.ts';
 
 describe('naming service against a 3-process ensemble', { timeout: 90_000 }, () => {
   let rc: RecipeCluster;
@@ -119,5 +121,64 @@ describe('naming service against a 3-process ensemble', { timeout: 90_000 }, () 
     await rest.sync('/');
     assert.deepEqual((await rest.children('/n3/names-ids/worker')).children, [], 'the drawing nodes are deleted');
     await Promise.all(services.map((n) => n.close()));
+  });
+});
+
+// The reader's server->client bytes pass a proxy that holds them and lets them go every 100 ms in
+// one write, so the answer to the cache's re-read and the watch event of a change right after it
+// reach the client in one socket read (the client handles both before the read's await resumes).
+describe('naming cache: an event arriving with the answer of the read it invalidates', { timeout: 60_000 }, () => {
+  let server: TestServer;
+  let proxy: Server;
+  let proxyUrl = '';
+  before(async () => {
+    server = await startTestServer();
+    const target = new URL(server.url);
+    proxy = createServer((client) => {
+      const up = connect(Number(target.port), target.hostname);
+      let held: Buffer[] = [];
+      const flush = setInterval(() => {
+        if (held.length > 0 && !client.destroyed) client.write(Buffer.concat(held));
+        held = [];
+      }, 100);
+      up.on('data', (d: Buffer) => held.push(d));
+      client.on('data', (d: Buffer) => up.write(d));
+      const end = () => { clearInterval(flush); client.destroy(); up.destroy(); };
+      client.on('close', end).on('error', end);
+      up.on('close', end).on('error', end);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    proxy?.close();
+    await server?.close();
+  });
+
+  test('the read answers from before the change: it is read again, not cached', async () => {
+    const admin = await ZooGateSession.connect([server.url], { timeoutMs: 5000 });
+    const reader = await ZooGateSession.connect([proxyUrl], { timeoutMs: 5000 });
+    try {
+      const a = new NamingService(admin, { root: '/n9' });
+      const r = new NamingService(reader, { root: '/n9' });
+      const heard: BindingChange[] = [];
+      r.onChange((c) => heard.push(c));
+      for (let i = 0; i < 5; i++) {
+        await a.bind('x', `v${i}`);
+        assert.equal(await r.resolve('x', { sync: true }), `v${i}`);
+        const misses = r.stats.misses;
+        await a.rebind('x', `w${i}`);
+        // the rebind's event reaches the reader, which reads x again; that read's answer is held
+        await waitFor('the re-read to start', () => r.stats.misses > misses);
+        await new Promise((res) => setTimeout(res, 20));
+        await a.unbind('x'); // its event joins the held answer
+        await r.catchUp();
+        assert.equal(r.lookup('x'), null, `round ${i}: the cache holds ${r.lookup('x')} for an unbound name`);
+        assert.equal(heard.at(-1)?.value, null, `round ${i}: the last change heard is the unbind`);
+      }
+    } finally {
+      await admin.close();
+      await reader.close();
+    }
   });
 });
