@@ -15,6 +15,8 @@ export class TokenTable<V> {
   /** The token of slots[0]. */
   private base = 0;
   private count = 0;
+  /** Values of tokens below `base`: a few old ones still waiting when the array was cut (see add). */
+  private readonly stragglers = new Map<number, V>();
 
   get size(): number {
     return this.count;
@@ -31,12 +33,31 @@ export class TokenTable<V> {
     while (this.slots.length < i) this.slots.push(undefined);
     this.slots.push(value);
     this.count++;
+    // One token still waiting long after those behind it completed would let the array grow with
+    // every request meanwhile: past 65,536 slots, the older half's values move aside.
+    if (this.slots.length > 65_536) {
+      const k = this.slots.length >> 1;
+      for (let j = 0; j < k; j++) {
+        const v = this.slots[j];
+        if (v !== undefined) this.stragglers.set(this.base + j, v);
+      }
+      this.slots.splice(0, k);
+      this.base += k;
+    }
   }
 
   /** Removes and returns the value of `token`, if present. */
   take(token: number): V | undefined {
     const i = token - this.base;
-    if (i < 0 || i >= this.slots.length) return undefined;
+    if (i < 0) {
+      const v = this.stragglers.get(token);
+      if (v !== undefined) {
+        this.stragglers.delete(token);
+        this.count--;
+      }
+      return v;
+    }
+    if (i >= this.slots.length) return undefined;
     const v = this.slots[i];
     if (v === undefined) return undefined;
     this.slots[i] = undefined;
@@ -55,12 +76,14 @@ export class TokenTable<V> {
     return v;
   }
 
+  /** Every value, oldest token first. */
   values(): V[] {
-    return this.slots.filter((v): v is V => v !== undefined);
+    return [...this.stragglers.values(), ...this.slots.filter((v): v is V => v !== undefined)];
   }
 
   clear(): void {
     this.slots.length = 0;
+    this.stragglers.clear();
     this.count = 0;
   }
 }

@@ -56,3 +56,23 @@ test('a long run with a window of requests in flight keeps every value and stays
   const span = (t as unknown as { slots: unknown[] }).slots.length;
   assert.ok(span <= 1024 + 64, `backing array of ${span} slots for ${inFlight.length} in flight`);
 });
+
+test('one token waiting while 200,000 later ones complete: found, and the array stays bounded', () => {
+  const t = new TokenTable<string>();
+  t.add(1, 'stuck');
+  t.add(2, 'also stuck');
+  for (let k = 3; k < 200_003; k++) {
+    t.add(k, `v${k}`);
+    if (k % 7 !== 0) assert.equal(t.take(k), `v${k}`);
+  }
+  const span = (t as unknown as { slots: unknown[] }).slots.length;
+  assert.ok(span <= 65_537, `backing array of ${span} slots`);
+  assert.equal(t.size, 2 + Math.floor(200_002 / 7));
+  assert.deepEqual(t.values().slice(0, 3), ['stuck', 'also stuck', 'v7'], 'oldest first');
+  assert.equal(t.take(2), 'also stuck');
+  assert.equal(t.take(2), undefined);
+  assert.equal(t.take(1), 'stuck');
+  for (let k = 7; k < 200_003; k += 7) assert.equal(t.take(k), `v${k}`);
+  assert.equal(t.size, 0);
+  assert.deepEqual(t.values(), []);
+});
