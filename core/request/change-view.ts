@@ -97,7 +97,7 @@ export class ChangeView {
     for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
   }
 
-  /** The tree now reflects everything up to `zxid`: drop the changes it covers. */
+  /** The tree now reflects everything up to `zxid`: the changes it covers are ignored from now on, and dropped with the maps when they are replaced. */
   appliedUpTo(zxid: Zxid): void {
     if (zxid > this.applied) this.applied = zxid;
     if (this.undo !== null) return; // never while a multi is being prepared (its undo log holds these maps)

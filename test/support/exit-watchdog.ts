@@ -28,7 +28,7 @@ export function exitWatchdog(graceMs = 30_000): void {
 }
 
 function describe(h: unknown): string {
-  const o = h as { constructor?: { name?: string }; localAddress?: string; localPort?: number; remoteAddress?: string; remotePort?: number; destroyed?: boolean; pid?: number; spawnfile?: string; _type?: string };
+  const o = h as { constructor?: { name?: string }; localAddress?: string; localPort?: number; remoteAddress?: string; remotePort?: number; destroyed?: boolean; pid?: number; spawnfile?: string };
   const name = o.constructor?.name ?? typeof h;
   if (name === 'Socket') {
     const fd = (h as { _handle?: { fd?: number } })._handle?.fd;
