@@ -9,6 +9,7 @@ import { NodeKind, type LoggedTxn } from '../txn.ts';
 import { type Reply, type Token, type ZabContext, unsettled } from './context.ts';
 import { Pipeline, type Requester } from './pipeline.ts';
 import { isQuorum } from './quorum.ts';
+import { RequestWindows } from './request-window.ts';
 import { planSync } from './sync-plan.ts';
 
 type LearnerPhase = 'cepoch' | 'ackepoch' | 'synced' | 'acked' | 'uptodate';
@@ -62,8 +63,8 @@ export class Leader {
   pipeline: Pipeline | null = null;
   sessions: SessionTracker | null = null;
   private readonly deferred: Array<{ after: Zxid; reply: Reply }> = [];
-  /** Forwarded requests received in this leadership (server:incarnation:reqId), oldest first. */
-  private readonly seenRequests = new Set<string>();
+  /** Forwarded requests received in this leadership. */
+  private readonly seenRequests = new RequestWindows();
   private round = 0;
   private roundStartedAt = -1;
   private nextPingAt: number;
@@ -124,7 +125,7 @@ export class Leader {
         return;
       case 'REQUEST':
         if (l === undefined || l.phase !== 'uptodate' || this.pipeline === null) return;
-        if (this.seenBefore(`${from}:${m.incarnation}:${m.reqId}`)) return;
+        if (this.seenRequests.seenBefore(from, m.incarnation, m.reqId)) return;
         this.pipeline.submit(m.req, { sessionId: m.sessionId, auth: m.auth }, { token: null, origin: { server: from, incarnation: m.incarnation, reqId: m.reqId } }, this.ctx.now);
         return;
       case 'SYNC':
@@ -310,17 +311,6 @@ export class Leader {
       };
       this.ctx.send(who.origin.server, { type: 'REPLY', epoch: this.newEpoch!, reqId: who.origin.reqId, error: e, afterZxid });
     }
-  }
-
-  /**
-   * A forwarded request delivered twice (a network that duplicates) is processed once: its copy
-   * would be refused against the original (NodeExists for the client's own create).
-   */
-  private seenBefore(key: string): boolean {
-    if (this.seenRequests.has(key)) return true;
-    this.seenRequests.add(key);
-    if (this.seenRequests.size > 65_536) this.seenRequests.delete(this.seenRequests.values().next().value!);
-    return false;
   }
 
   private defer(after: Zxid, reply: Reply): void {
