@@ -6,7 +6,7 @@
 // after healing, liveness. The seed replays a run exactly.
 import { EffectRunner, type EffectTarget, type LogSync } from '../../core/effects.ts';
 import { ZkError } from '../../core/errors.ts';
-import type { ServerId, Zxid } from '../../core/ids.ts';
+import { epochOf, type ServerId, type Zxid } from '../../core/ids.ts';
 import type { PeerMessage } from '../../core/messages.ts';
 import { Replica, type Send, type ZabConfig } from '../../core/replica.ts';
 import type { WriteRequest } from '../../core/request/requests.ts';
@@ -37,7 +37,8 @@ type Outcome = { ok: true; zxid: Zxid } | { ok: false; code: string };
 
 interface ClientOp {
   readonly id: number;
-  readonly path: string;
+  /** The path created (for a sequential create: its prefix, until the answer names the node). */
+  path: string;
   readonly node: ServerId;
   readonly at: number;
   outcome: Outcome | null;
@@ -336,6 +337,7 @@ export class World {
       if (!this.connected(from.id, s.to)) continue;
       let msg = s.msg;
       if (msg.type === 'SNAP') msg = { ...msg, chunks: snapshotChunks(from.tree, 3) };
+      if (msg.type === 'PROPOSAL' && msg.origin !== null) this.recordOrigin(from.id, msg.txn.zxid, msg.origin);
       const k = this.linkKey(from.id, s.to);
       let l = this.links.get(k);
       if (!l) this.links.set(k, (l = { queue: [], lastAt: 0 }));
@@ -372,6 +374,7 @@ export class World {
     n.waiting.delete(token);
     if (error) op.outcome = { ok: false, code: error.code };
     else op.outcome = { ok: true, zxid: applied!.zxid };
+    if (applied !== null && applied.result.op === 'create') op.path = applied.result.path;
     if (op.outcome.ok && !this.committed.has(op.outcome.zxid)) {
       this.fail(`write ${op.path} acknowledged by ${n.id} at ${op.outcome.zxid.toString(16)} but never committed`);
     }
@@ -387,7 +390,12 @@ export class World {
     this.ops.push(op);
     const token = n.token();
     n.waiting.set(token, op);
-    const req: WriteRequest = given ?? (this.rnd(5) === 0
+    // Where deliveries are duplicated, some creates are sequential: a copy of one that the leader
+    // took twice would succeed twice (recordOrigin catches it); a copy of a plain create fails.
+    const sequential = given === undefined && this.opts.duplicate !== undefined && this.opts.duplicate > 0 && this.rnd(4) === 0;
+    const req: WriteRequest = given ?? (sequential
+      ? { op: 'create', path: `${path}-`, data: new Uint8Array([id & 255]), acl: null, mode: 'persistent_sequential', ttlMs: null }
+      : this.rnd(5) === 0
       ? { op: 'multi', ops: [{ op: 'create', path, data: new Uint8Array([id & 255]), acl: null, mode: 'persistent', ttlMs: null }, { op: 'create', path: `${path}-b`, data: new Uint8Array(), acl: null, mode: 'persistent', ttlMs: null }] }
       : { op: 'create', path, data: new Uint8Array([id & 255]), acl: null, mode: 'persistent', ttlMs: null });
     n.replica.submit(req, { sessionId: null, auth: [] }, token, this.now);
@@ -426,6 +434,17 @@ export class World {
     const prev = this.proposed.get(t.zxid);
     if (prev !== undefined && prev !== key) this.fail(`server ${server} logged a different transaction at ${t.zxid.toString(16)} than one logged before`);
     this.proposed.set(t.zxid, key);
+  }
+
+  /** "server:incarnation:reqId" of a forwarded request → the zxid proposed for it (this epoch's leader). */
+  private readonly proposedFor = new Map<string, Zxid>();
+
+  /** A forwarded request is proposed once per leadership, however often its REQUEST was delivered. */
+  private recordOrigin(leader: ServerId, zxid: Zxid, o: { server: ServerId; incarnation: number; reqId: number }): void {
+    const key = `${epochOf(zxid)}:${o.server}:${o.incarnation}:${o.reqId}`;
+    const prev = this.proposedFor.get(key);
+    if (prev !== undefined && prev !== zxid) this.fail(`leader ${leader} proposed request ${o.reqId} of server ${o.server} twice: at ${prev.toString(16)} and ${zxid.toString(16)}`);
+    this.proposedFor.set(key, zxid);
   }
 
   /** Which server established each epoch: at most one per epoch. */
