@@ -436,7 +436,7 @@ export class World {
     this.proposed.set(t.zxid, key);
   }
 
-  /** "server:incarnation:reqId" of a forwarded request → the zxid proposed for it (this epoch's leader). */
+  /** "epoch:server:incarnation:reqId" of a forwarded request → the zxid its epoch's leader proposed for it. */
   private readonly proposedFor = new Map<string, Zxid>();
 
   /** A forwarded request is proposed once per leadership, however often its REQUEST was delivered. */
