@@ -122,31 +122,42 @@ export class EventCounter {
   }
 }
 
-/**
- * A TCP proxy in front of one node. `freeze()` stops every byte in both
- * directions and leaves new connections hanging unanswered, as if the client
- * process had stopped: the server hears no pongs and expires the session
- * after its timeout, and the client, hearing nothing, gives up on it too.
- */
-export class FreezableProxy {
-  private frozen = false;
-  private readonly sockets = new Set<Socket>();
-  private constructor(private readonly server: Server, private readonly target: { host: string; port: number }) {}
+/** A TCP proxy on a free loopback port in front of one node; subclasses decide what passes. */
+abstract class NodeProxy {
+  protected constructor(protected readonly server: Server, protected readonly target: { host: string; port: number }) {
+    server.on('connection', (down) => this.accept(down));
+  }
 
-  static async start(targetUrl: string): Promise<FreezableProxy> {
+  /** A server listening on a free port, and the node it is to reach. */
+  protected static async listening(targetUrl: string): Promise<[Server, { host: string; port: number }]> {
     const u = new URL(targetUrl);
     const server = createServer();
-    const p = new FreezableProxy(server, { host: u.hostname, port: Number(u.port) });
-    server.on('connection', (down) => p.accept(down));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    return p;
+    return [server, { host: u.hostname, port: Number(u.port) }];
   }
 
   get url(): string {
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
-  private accept(down: Socket): void {
+  protected abstract accept(down: Socket): void;
+}
+
+/**
+ * A TCP proxy in front of one node. `freeze()` stops every byte in both
+ * directions and leaves new connections hanging unanswered, as if the client
+ * process had stopped: the server hears no pongs and expires the session
+ * after its timeout, and the client, hearing nothing, gives up on it too.
+ */
+export class FreezableProxy extends NodeProxy {
+  private frozen = false;
+  private readonly sockets = new Set<Socket>();
+
+  static async start(targetUrl: string): Promise<FreezableProxy> {
+    return new FreezableProxy(...(await NodeProxy.listening(targetUrl)));
+  }
+
+  protected accept(down: Socket): void {
     this.sockets.add(down);
     down.on('error', () => {});
     down.on('close', () => this.sockets.delete(down));
@@ -175,6 +186,62 @@ export class FreezableProxy {
 
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
+
+/**
+ * A TCP proxy in front of one node that can hold what the server sends and let it go in one
+ * write, so that the client takes it in one socket read: an answer and a later watch event then
+ * reach the client's handlers in one turn, the event before the code awaiting the answer resumes.
+ */
+export class HoldingProxy extends NodeProxy {
+  /** While set, server->client bytes are kept until flush() or release(). */
+  hold = false;
+  private readonly conns = new Set<{ down: Socket; up: Socket; held: Buffer[] }>();
+
+  static async start(targetUrl: string): Promise<HoldingProxy> {
+    return new HoldingProxy(...(await NodeProxy.listening(targetUrl)));
+  }
+
+  protected accept(down: Socket): void {
+    const c = { down, up: tcpConnect(this.target.port, this.target.host), held: [] as Buffer[] };
+    this.conns.add(c);
+    c.up.on('data', (d: Buffer) => (this.hold ? c.held.push(d) : down.write(d)));
+    down.on('data', (d: Buffer) => c.up.write(d));
+    const end = () => {
+      this.conns.delete(c);
+      down.destroy();
+      c.up.destroy();
+    };
+    down.on('close', end).on('error', end);
+    c.up.on('close', end).on('error', end);
+  }
+
+  /** What is held now, as text. */
+  heldText(): string {
+    return [...this.conns].map((c) => Buffer.concat(c.held).toString('latin1')).join('');
+  }
+
+  /** Lets each connection's held bytes go to its client in one write (holding goes on if set). */
+  flush(): void {
+    for (const c of this.conns) {
+      if (c.held.length > 0 && !c.down.destroyed) c.down.write(Buffer.concat(c.held));
+      c.held = [];
+    }
+  }
+
+  /** Stops holding and lets go what was held. */
+  release(): void {
+    this.hold = false;
+    this.flush();
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.conns) {
+      c.down.destroy();
+      c.up.destroy();
+    }
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 }

@@ -10,8 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ZooGateSession } from '../../client/index.ts';
 import { NamingService, type BindingChange } from '../../client/recipes/naming.ts';
-import { createServer, connect, type AddressInfo, type Server } from 'node:net';
-import { FreezableProxy, RecipeCluster, waitFor } from './coordination-support.ts';
+import { FreezableProxy, HoldingProxy, RecipeCluster, waitFor } from './coordination-support.ts';
 import { startTestServer, type TestServer } from '../support/test-server.ts';
 
 describe('naming service against a 3-process ensemble', { timeout: 90_000 }, () => {
@@ -129,29 +128,19 @@ describe('naming service against a 3-process ensemble', { timeout: 90_000 }, () 
 // reach the client in one socket read (the client handles both before the read's await resumes).
 describe('naming cache: an event arriving with the answer of the read it invalidates', { timeout: 60_000 }, () => {
   let server: TestServer;
-  let proxy: Server;
+  let proxy: HoldingProxy;
+  let flush: ReturnType<typeof setInterval>;
   let proxyUrl = '';
   before(async () => {
     server = await startTestServer();
-    const target = new URL(server.url);
-    proxy = createServer((client) => {
-      const up = connect(Number(target.port), target.hostname);
-      let held: Buffer[] = [];
-      const flush = setInterval(() => {
-        if (held.length > 0 && !client.destroyed) client.write(Buffer.concat(held));
-        held = [];
-      }, 100);
-      up.on('data', (d: Buffer) => held.push(d));
-      client.on('data', (d: Buffer) => up.write(d));
-      const end = () => { clearInterval(flush); client.destroy(); up.destroy(); };
-      client.on('close', end).on('error', end);
-      up.on('close', end).on('error', end);
-    });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
-    proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    proxy = await HoldingProxy.start(server.url);
+    proxy.hold = true;
+    flush = setInterval(() => proxy.flush(), 100);
+    proxyUrl = proxy.url;
   });
   after(async () => {
-    proxy?.close();
+    clearInterval(flush);
+    await proxy?.close();
     await server?.close();
   });
 
